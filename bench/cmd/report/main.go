@@ -1,0 +1,629 @@
+// Command report turns the raw results of bench/run.sh (bench/out/) into
+// BENCHMARKS.md and two SVG charts: ns/op per case per library, and the load
+// test's requests per second per site. It judges the targets of the
+// performance issue from the same numbers, so the document can never claim
+// more than the run measured.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"image/color"
+	"io"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// Library and case identifiers as the benchmarks name them.
+const (
+	ours   = "caddy-cors"
+	rsCors = "rs-cors"
+	chi    = "go-chi-cors"
+)
+
+var libraries = []string{ours, rsCors, chi}
+
+var libraryTitle = map[string]string{
+	ours:   "caddy-cors (this module)",
+	rsCors: "rs/cors v1.11.1",
+	chi:    "go-chi/cors v1.2.2",
+}
+
+// caseInfo describes each benchmark case for the reader, and whether a
+// browser is granted (which bounds the allocations the design allows).
+var caseInfo = []struct {
+	name, desc string
+	granted    bool
+}{
+	{"NonCORSGet", "GET without Origin", false},
+	{"ActualAllowed", "GET from an allowed origin", true},
+	{"ActualRefused", "GET from a refused origin", false},
+	{"PreflightAllowed", "preflight PUT + 2 requested headers, allowed", true},
+	{"PreflightRefusedOrigin", "preflight from a refused origin", false},
+	{"PreflightRefusedHeader", "preflight requesting a header not allowed", false},
+	{"LargePolicyExactHit", "500 origins + 20 patterns: last exact origin", true},
+	{"LargePolicySubdomainHit", "500 origins + 20 patterns: 2 labels under the last pattern", true},
+	{"LargePolicyMiss", "500 origins + 20 patterns: no match", false},
+	{"PreflightHostile1MiB", "preflight with 1 MiB of `a,` as Access-Control-Request-Headers", false},
+}
+
+var siteTitle = map[string]string{
+	"bare":   "`respond` only",
+	"recipe": "`header` + `@cors_preflight` recipe",
+	"cors":   "`cors`",
+}
+
+func main() {
+	in := flag.String("in", "out", "directory with run.sh's raw results")
+	md := flag.String("md", "../BENCHMARKS.md", "Markdown file to write")
+	charts := flag.String("charts", ".", "directory for the SVG charts")
+	flag.Parse()
+	log.SetFlags(0)
+	if err := run(*in, *md, *charts); err != nil {
+		log.Fatal("report: ", err)
+	}
+}
+
+func run(in, mdPath, chartDir string) error {
+	env, err := readEnv(filepath.Join(in, "env.txt"))
+	if err != nil {
+		return err
+	}
+	bench, err := readBench(filepath.Join(in, "bench.txt"))
+	if err != nil {
+		return err
+	}
+	load, err := readLoad(filepath.Join(in, "load.tsv"))
+	if err != nil {
+		return err
+	}
+	handlerSVG := filepath.Join(chartDir, "benchmarks-handler.svg")
+	loadSVG := filepath.Join(chartDir, "benchmarks-load.svg")
+	if err := drawHandlerChart(bench, handlerSVG); err != nil {
+		return err
+	}
+	if err := drawLoadChart(load, loadSVG); err != nil {
+		return err
+	}
+	rel := func(p string) string {
+		r, err := filepath.Rel(filepath.Dir(mdPath), p)
+		if err != nil {
+			return p
+		}
+		return filepath.ToSlash(r)
+	}
+	var doc bytes.Buffer
+	writeDoc(&doc, in, env, bench, load, rel(handlerSVG), rel(loadSVG))
+	return os.WriteFile(mdPath, doc.Bytes(), 0o644)
+}
+
+// env holds run.sh's "key<TAB>value" lines about the machine and the run.
+type env map[string]string
+
+func readEnv(path string) (env, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	e := env{}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\n"), "\t")
+		if ok {
+			e[k] = v
+		}
+	}
+	return e, nil
+}
+
+// sample is the measurements of one case for one library over -count runs.
+type sample struct {
+	ns, bytes, allocs []float64
+}
+
+// benchResults maps case, then library, to its samples.
+type benchResults map[string]map[string]*sample
+
+func readBench(path string) (benchResults, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res := benchResults{}
+	r := benchfmt.NewReader(f, path)
+	for r.Scan() {
+		rec, ok := r.Result().(*benchfmt.Result)
+		if !ok {
+			continue
+		}
+		base, parts := rec.Name.Parts()
+		lib := ""
+		for _, p := range parts {
+			if v, ok := bytes.CutPrefix(p, []byte("/lib=")); ok {
+				lib = string(v)
+			}
+		}
+		if lib == "" {
+			continue
+		}
+		c := string(base)
+		if res[c] == nil {
+			res[c] = map[string]*sample{}
+		}
+		s := res[c][lib]
+		if s == nil {
+			s = &sample{}
+			res[c][lib] = s
+		}
+		if v, ok := rec.Value("sec/op"); ok {
+			s.ns = append(s.ns, v*1e9)
+		}
+		if v, ok := rec.Value("B/op"); ok {
+			s.bytes = append(s.bytes, v)
+		}
+		if v, ok := rec.Value("allocs/op"); ok {
+			s.allocs = append(s.allocs, v)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if len(res) == 0 {
+		return nil, errors.New(path + ": no benchmark results")
+	}
+	return res, nil
+}
+
+// median is the statistic benchstat reports as the center.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+func (b benchResults) ns(c, lib string) float64 {
+	if s := b[c][lib]; s != nil {
+		return median(s.ns)
+	}
+	return math.NaN()
+}
+
+func (b benchResults) allocs(c, lib string) float64 {
+	if s := b[c][lib]; s != nil && len(s.allocs) > 0 {
+		return slices.Max(s.allocs)
+	}
+	return math.NaN()
+}
+
+func (b benchResults) bytes(c, lib string) float64 {
+	if s := b[c][lib]; s != nil && len(s.bytes) > 0 {
+		return median(s.bytes)
+	}
+	return math.NaN()
+}
+
+// geomean of ours/lib over the cases where both ran.
+func (b benchResults) geomean(lib string) float64 {
+	sum, n := 0.0, 0
+	for _, ci := range caseInfo {
+		r := b.ns(ci.name, ours) / b.ns(ci.name, lib)
+		if !math.IsNaN(r) && r > 0 {
+			sum += math.Log(r)
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return math.Exp(sum / float64(n))
+}
+
+// loadRun is one wrk run.
+type loadRun struct {
+	round      int
+	kind, site string
+	rps        float64
+	latency    string
+	non2xx     int
+}
+
+type loadResults []loadRun
+
+func readLoad(path string) (loadResults, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var runs loadResults
+	sc := bufio.NewScanner(f)
+	for first := true; sc.Scan(); first = false {
+		if first {
+			continue
+		}
+		fs := strings.Split(sc.Text(), "\t")
+		if len(fs) != 6 {
+			return nil, fmt.Errorf("%s: bad line %q", path, sc.Text())
+		}
+		round, err1 := strconv.Atoi(fs[0])
+		rps, err2 := strconv.ParseFloat(fs[3], 64)
+		non2xx, err3 := strconv.Atoi(fs[5])
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		runs = append(runs, loadRun{round, fs[1], fs[2], rps, fs[4], non2xx})
+	}
+	return runs, sc.Err()
+}
+
+func (l loadResults) rps(kind, site string) []float64 {
+	var out []float64
+	for _, r := range l {
+		if r.kind == kind && r.site == site {
+			out = append(out, r.rps)
+		}
+	}
+	return out
+}
+
+var (
+	loadKinds = []string{"actual", "preflight"}
+	loadSites = []string{"bare", "recipe", "cors"}
+)
+
+var palette = map[string]color.Color{
+	ours:     color.RGBA{0x1f, 0x77, 0xb4, 0xff},
+	rsCors:   color.RGBA{0xff, 0x7f, 0x0e, 0xff},
+	chi:      color.RGBA{0x2c, 0xa0, 0x2c, 0xff},
+	"bare":   color.RGBA{0x99, 0x99, 0x99, 0xff},
+	"recipe": color.RGBA{0xff, 0x7f, 0x0e, 0xff},
+	"cors":   color.RGBA{0x1f, 0x77, 0xb4, 0xff},
+}
+
+// drawHandlerChart draws horizontal bars of ns/op on a log scale (the
+// hostile case spans five orders of magnitude), one group per case.
+func drawHandlerChart(b benchResults, path string) error {
+	p := plot.New()
+	p.Title.Text = "CORS handler alone: time per request (lower is better)"
+	p.X.Label.Text = "ns/op, log scale"
+	const barWidth = vg.Length(7)
+	n := len(caseInfo)
+	names := make([]string, n)
+	maxLog := 0.0
+	for i, lib := range libraries {
+		vals := make(plotter.Values, n)
+		labels := plotter.XYLabels{XYs: make(plotter.XYs, n), Labels: make([]string, n)}
+		for j, ci := range caseInfo {
+			// The first case goes on top: NominalY counts from the bottom.
+			row := n - 1 - j
+			names[row] = ci.name
+			ns := b.ns(ci.name, lib)
+			if math.IsNaN(ns) {
+				labels.Labels[row] = "n/a"
+				continue
+			}
+			vals[row] = math.Log10(ns)
+			maxLog = max(maxLog, vals[row])
+			labels.XYs[row] = plotter.XY{X: vals[row], Y: float64(row)}
+			labels.Labels[row] = formatNs(ns)
+		}
+		bars, err := plotter.NewBarChart(vals, barWidth)
+		if err != nil {
+			return err
+		}
+		bars.Horizontal = true
+		bars.Color = palette[lib]
+		bars.LineStyle.Width = 0
+		// Within a group, caddy-cors on top.
+		offset := barWidth * vg.Length(1-i)
+		bars.Offset = offset
+		l, err := plotter.NewLabels(labels)
+		if err != nil {
+			return err
+		}
+		for k := range l.TextStyle {
+			l.TextStyle[k].Font.Size = vg.Points(6)
+			l.TextStyle[k].YAlign = -0.5
+		}
+		l.Offset = vg.Point{X: 3, Y: offset}
+		p.Add(bars, l)
+		p.Legend.Add(libraryTitle[lib], bars)
+	}
+	p.NominalY(names...)
+	top := math.Ceil(maxLog + 0.6)
+	p.X.Min, p.X.Max = 0, top
+	p.X.Tick.Marker = logTicks(top)
+	p.Legend.Top = true
+	p.Legend.Left = false
+	return p.Save(9*vg.Inch, 7.5*vg.Inch, path)
+}
+
+// logTicks labels a log10 axis in time units, with minor ticks between.
+func logTicks(top float64) plot.ConstantTicks {
+	var ts plot.ConstantTicks
+	for e := 0.0; e <= top; e++ {
+		ts = append(ts, plot.Tick{Value: e, Label: formatNs(math.Pow(10, e))})
+		for m := 2.0; m < 10 && e+math.Log10(m) <= top; m++ {
+			ts = append(ts, plot.Tick{Value: e + math.Log10(m)})
+		}
+	}
+	return ts
+}
+
+func formatNs(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return trimFloat(ns/1e6) + " ms"
+	case ns >= 1e3:
+		return trimFloat(ns/1e3) + " µs"
+	default:
+		return trimFloat(ns) + " ns"
+	}
+}
+
+// trimFloat prints three significant digits at most.
+func trimFloat(x float64) string {
+	switch {
+	case x >= 100:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(x, 'f', 2, 64)
+	}
+}
+
+// drawLoadChart draws the median requests/s of each site, one group per
+// kind of request.
+func drawLoadChart(l loadResults, path string) error {
+	p := plot.New()
+	p.Title.Text = "Caddy under wrk: requests per second (higher is better)"
+	p.Y.Label.Text = "requests/s (median of rounds)"
+	const barWidth = vg.Length(40)
+	for i, site := range loadSites {
+		vals := make(plotter.Values, len(loadKinds))
+		labels := plotter.XYLabels{XYs: make(plotter.XYs, len(loadKinds)), Labels: make([]string, len(loadKinds))}
+		for k, kind := range loadKinds {
+			vals[k] = median(l.rps(kind, site))
+			labels.XYs[k] = plotter.XY{X: float64(k), Y: vals[k]}
+			labels.Labels[k] = strconv.FormatFloat(vals[k], 'f', 0, 64)
+		}
+		bars, err := plotter.NewBarChart(vals, barWidth)
+		if err != nil {
+			return err
+		}
+		bars.Color = palette[site]
+		bars.LineStyle.Width = 0
+		offset := barWidth * vg.Length(i-1)
+		bars.Offset = offset
+		lb, err := plotter.NewLabels(labels)
+		if err != nil {
+			return err
+		}
+		for k := range lb.TextStyle {
+			lb.TextStyle[k].Font.Size = vg.Points(7)
+			lb.TextStyle[k].XAlign = -0.5
+		}
+		lb.Offset = vg.Point{X: offset, Y: 3}
+		p.Add(bars, lb)
+		p.Legend.Add(strings.Trim(strings.ReplaceAll(siteTitle[site], "`", ""), " "), bars)
+	}
+	p.NominalX("GET with Origin (actual)", "OPTIONS preflight")
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(10)
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
+
+func writeDoc(w io.Writer, in string, e env, b benchResults, l loadResults, handlerSVG, loadSVG string) {
+	pf := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	pf("# Benchmarks\n\n")
+	pf("Generated by `bench/run.sh` on %s from commit %s; do not edit by hand, run the script again.\n", e["date"], e["commit"])
+	pf("Every figure below comes from that one run, on one machine, with the baselines measured in the same run.\n\n")
+
+	pf("## Machine\n\n")
+	pf("| | |\n|---|---|\n")
+	for _, k := range []string{"cpu", "cores", "memory", "kernel", "go", "caddy", "wrk"} {
+		pf("| %s | %s |\n", k, e[k])
+	}
+	pf("\n")
+
+	pf("## Commands\n\nRun from `bench/` (a separate Go module, so that users of the root module never download the peers):\n\n```sh\n")
+	if cmds, err := os.ReadFile(filepath.Join(in, "commands.txt")); err == nil {
+		w.Write(cmds)
+	}
+	pf("```\n\n")
+
+	pf("## Targets\n\n")
+	writeTargets(w, b, l)
+
+	pf("## Go benchmarks: the handler alone\n\n")
+	pf("The same policy goes through each library: two exact origins (500 exact origins and 20 `https://*.` subdomain patterns in the `LargePolicy` cases), ")
+	pf("methods GET POST PUT PATCH DELETE, allowed headers Content-Type Authorization X-Requested-With, exposed header X-Request-Id, credentials, max-age 10 minutes. ")
+	pf("The next handler writes 200 and nothing else; the response writer is reused and its header map emptied with `clear()` between iterations, so the map itself does not allocate and only the values a library stores count. ")
+	pf("This module's handler is provisioned as Caddy provisions it and every request carries Caddy's request context. ")
+	pf("`TestLibrariesAgree` checks, with a model of the browser's CORS check, that the three libraries give each case the same outcome (granted or refused), so no row compares a refusal with a grant.\n\n")
+	pf("All three libraries express every case: go-chi/cors v1.2.2 and rs/cors v1.11.1 both take one `*` per origin as a prefix/suffix wildcard, so `https://*.tenant19.example.net` works in both ")
+	pf("(more loosely than this module: their wildcard is a bare prefix/suffix match, e.g. `https://evil.com/.tenant19.example.net` matches it, which this module refuses).\n\n")
+	pf("![ns/op per case and library](%s)\n\n", handlerSVG)
+	pf("Medians of the runs; ratio = caddy-cors ÷ peer (below 1 is faster); allocs/op as caddy-cors / rs/cors / go-chi/cors.\n\n")
+	pf("| case | what | caddy-cors | rs/cors | go-chi/cors | vs rs/cors | vs go-chi/cors | allocs/op | caddy-cors B/op |\n")
+	pf("|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, ci := range caseInfo {
+		pf("| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s |\n", ci.name, ci.desc,
+			fmtNs(b.ns(ci.name, ours)), fmtNs(b.ns(ci.name, rsCors)), fmtNs(b.ns(ci.name, chi)),
+			fmtRatio(b.ns(ci.name, ours)/b.ns(ci.name, rsCors)), fmtRatio(b.ns(ci.name, ours)/b.ns(ci.name, chi)),
+			fmtCount(b.allocs(ci.name, ours)), fmtCount(b.allocs(ci.name, rsCors)), fmtCount(b.allocs(ci.name, chi)),
+			fmtCount(b.bytes(ci.name, ours)))
+	}
+	pf("| **geomean** | | | | | **%s** | **%s** | | |\n\n", fmtRatio(b.geomean(rsCors)), fmtRatio(b.geomean(chi)))
+
+	for _, t := range []struct{ file, title string }{
+		{"benchstat-rs.txt", "benchstat, deltas against rs/cors"},
+		{"benchstat-chi.txt", "benchstat, deltas against go-chi/cors"},
+	} {
+		if s, err := os.ReadFile(filepath.Join(in, t.file)); err == nil {
+			pf("<details><summary>%s</summary>\n\n```\n%s```\n\n</details>\n\n", t.title, s)
+		}
+	}
+
+	pf("## Load test: Caddy with and without CORS\n\n")
+	pf("One Caddy process built with this module (`bench/cmd/caddy`) serves three loopback sites that differ only in CORS (`bench/loadtest/Caddyfile`): ")
+	pf("(a) `respond \"ok\" 200` alone; (b) the same plus the popular recipe, a `@cors_preflight method OPTIONS` matcher answered `respond @cors_preflight 204` and a `header` block setting fixed `Access-Control-*` headers on every response, whatever the origin; ")
+	pf("(c) the same with `cors` and the benchmarks' policy. wrk sends actual requests (GET with Origin) and preflights (OPTIONS with Origin, Access-Control-Request-Method PUT and Access-Control-Request-Headers `authorization,content-type`), ")
+	pf("the same connections, threads and duration for every site; the rounds rotate the order of the sites. %s.\n\n", e["load"])
+	pf("![requests per second per site](%s)\n\n", loadSVG)
+	pf("| request | site | median req/s | vs bare `respond` | vs recipe | rounds (req/s) | non-2xx |\n|---|---|--:|--:|--:|---|--:|\n")
+	for _, kind := range loadKinds {
+		bare := median(l.rps(kind, "bare"))
+		recipe := median(l.rps(kind, "recipe"))
+		for _, site := range loadSites {
+			rs := l.rps(kind, site)
+			m := median(rs)
+			var rounds []string
+			for _, x := range rs {
+				rounds = append(rounds, strconv.FormatFloat(x, 'f', 0, 64))
+			}
+			non2xx := 0
+			for _, r := range l {
+				if r.kind == kind && r.site == site {
+					non2xx += r.non2xx
+				}
+			}
+			vsRecipe := "—"
+			if site != "recipe" {
+				vsRecipe = fmtPercent(m / recipe)
+			}
+			pf("| %s | %s | %.0f | %s | %s | %s | %d |\n", kind, siteTitle[site], m, fmtPercent(m/bare), vsRecipe, strings.Join(rounds, ", "), non2xx)
+		}
+	}
+	pf("\n(Bare `respond` answers the preflight with its 200 `ok` like any request: it is the floor, not a CORS answer.)\n\n")
+
+	pf("<details><summary>What each site answered (checked by run.sh before the load)</summary>\n\n")
+	for _, site := range loadSites {
+		for _, kind := range loadKinds {
+			if s, err := os.ReadFile(filepath.Join(in, "headers-"+site+"-"+kind+".txt")); err == nil {
+				pf("%s, %s:\n\n```\n%s```\n\n", siteTitle[site], kind, strings.ReplaceAll(string(s), "\r", ""))
+			}
+		}
+	}
+	pf("</details>\n")
+}
+
+// writeTargets judges the performance issue's targets on this run.
+func writeTargets(w io.Writer, b benchResults, l loadResults) {
+	pf := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	pf("| target | measured | |\n|---|---|---|\n")
+
+	var slower []string
+	for _, ci := range caseInfo {
+		o := b.ns(ci.name, ours)
+		for _, lib := range []string{rsCors, chi} {
+			if p := b.ns(ci.name, lib); !(o < p) {
+				slower = append(slower, fmt.Sprintf("%s vs %s (%s)", ci.name, libraryTitle[lib], fmtRatio(o/p)))
+			}
+		}
+	}
+	measured := "faster in every case"
+	if len(slower) > 0 {
+		measured = "not faster: " + strings.Join(slower, "; ")
+	}
+	pf("| every case faster than rs/cors and go-chi/cors | %s | %s |\n", measured, verdict(len(slower) == 0))
+
+	g := b.geomean(rsCors)
+	pf("| geomean ≤ 0.6× rs/cors | %s× | %s |\n", fmtRatio(g), verdict(g <= 0.6))
+
+	var bad []string
+	for _, ci := range caseInfo {
+		limit := 0.0
+		if ci.granted {
+			limit = 1
+		}
+		if a := b.allocs(ci.name, ours); !(a <= limit) {
+			bad = append(bad, fmt.Sprintf("%s %s (limit %v)", ci.name, fmtCount(a), limit))
+		}
+	}
+	measured = "0 when refused or not CORS, ≤ 1 when granted"
+	if len(bad) > 0 {
+		measured = strings.Join(bad, "; ")
+	}
+	pf("| allocs/op: 0 for non-CORS and refusals, ≤ 1 for grants | %s | %s |\n", measured, verdict(len(bad) == 0))
+
+	h := b.ns("PreflightHostile1MiB", ours) / b.ns("PreflightAllowed", ours)
+	pf("| hostile 1 MiB header within 2× of an allowed preflight | %s× (%s vs %s) | %s |\n", fmtRatio(h),
+		fmtNs(b.ns("PreflightHostile1MiB", ours)), fmtNs(b.ns("PreflightAllowed", ours)), verdict(h <= 2))
+
+	for _, kind := range loadKinds {
+		c := median(l.rps(kind, "cors"))
+		bare := median(l.rps(kind, "bare"))
+		recipe := median(l.rps(kind, "recipe"))
+		pf("| load, %s: `cors` ≥ 97%% of bare `respond` | %s | %s |\n", kind, fmtPercent(c/bare), verdict(c/bare >= 0.97))
+		pf("| load, %s: `cors` not slower than the recipe | %s of the recipe | %s |\n", kind, fmtPercent(c/recipe), verdict(c >= recipe))
+	}
+	pf("\n")
+}
+
+func fmtNs(ns float64) string {
+	if math.IsNaN(ns) {
+		return "n/a"
+	}
+	switch {
+	case ns >= 1e6:
+		return strconv.FormatFloat(ns/1e6, 'f', 2, 64) + " ms"
+	case ns >= 1e4:
+		return strconv.FormatFloat(ns/1e3, 'f', 1, 64) + " µs"
+	default:
+		return strconv.FormatFloat(ns, 'f', 0, 64) + " ns"
+	}
+}
+
+func fmtRatio(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return "n/a"
+	}
+	if r < 0.01 {
+		return strconv.FormatFloat(r, 'g', 2, 64)
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64)
+}
+
+func fmtPercent(r float64) string {
+	if math.IsNaN(r) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(r*100, 'f', 1, 64) + "%"
+}
+
+func fmtCount(x float64) string {
+	if math.IsNaN(x) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(x, 'f', -1, 64)
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Measures the cors handler against its peers in one run and writes
+# BENCHMARKS.md at the repository root:
+#   1. Go benchmarks: this module's handler, rs/cors and go-chi/cors on the
+#      same policy and requests (bench/*_test.go), compared with benchstat;
+#   2. a load test: Caddy built with this module on loopback, three sites
+#      (bare respond, the header + @preflight recipe, cors) driven by wrk
+#      in interleaved rounds, for actual requests and for preflights;
+#   3. bench/cmd/report: the tables, the ratios, the targets and two SVG
+#      charts.
+# Takes about 6 minutes on 2 cores. Raw results stay in bench/out/.
+#
+# Knobs (environment): COUNT, BENCHTIME, ROUNDS, DURATION, CONNECTIONS,
+# PORT_BASE (three consecutive loopback ports from PORT_BASE+1).
+set -euo pipefail
+
+cd "$(dirname "$0")"
+BENCH=$PWD
+ROOT=$(cd .. && pwd)
+OUT=$BENCH/out
+COUNT=${COUNT:-8}
+BENCHTIME=${BENCHTIME:-500ms}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT_BASE=${PORT_BASE:-18180}
+# The benchstat version the module proxy serves here (see go-partial.tsv);
+# it is also the golang.org/x/perf version in go.mod.
+BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+rm -rf "$OUT"
+mkdir -p "$OUT/wrk"
+: >"$OUT/commands.txt"
+
+# note records a command, as run from bench/, for BENCHMARKS.md.
+note() { printf '%s\n' "$*" >>"$OUT/commands.txt"; }
+env_line() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/env.txt"; }
+
+if ! command -v wrk >/dev/null; then
+	echo "run.sh: installing wrk" >&2
+	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+# Pin Caddy and wrk to different cores when there are at least two, so that
+# they do not steal each other's time slices and the ratios stay stable.
+PIN_CADDY=() PIN_WRK=() CADDY_PROCS=$(nproc) PINNING="unpinned"
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	PIN_CADDY=(taskset -c 0) PIN_WRK=(taskset -c 1) CADDY_PROCS=1
+	PINNING="Caddy on core 0, wrk on core 1"
+fi
+
+env_line date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+env_line commit "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!BENCHMARKS.md' ':!bench/*.svg' || echo ' (with uncommitted changes)')"
+env_line cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+env_line cores "$(nproc)"
+env_line memory "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+env_line kernel "$(uname -sr)"
+env_line go "$(go env GOVERSION) $(go env GOOS)/$(go env GOARCH)"
+env_line wrk "$(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
+
+echo "== agreement: every library gives each case the same outcome" >&2
+note "go test -run 'TestLibrariesAgree|TestJudge' -count=1 ."
+go test -run 'TestLibrariesAgree|TestJudge' -count=1 . >&2
+
+echo "== Go benchmarks (count=$COUNT, benchtime=$BENCHTIME)" >&2
+note "go test -run '^\$' -bench . -benchmem -count $COUNT -benchtime $BENCHTIME . > out/bench.txt"
+go test -run '^$' -bench . -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . | tee "$OUT/bench.txt" >&2
+
+echo "== benchstat" >&2
+# Deltas are against the first column: rs/cors in one table, go-chi/cors in
+# the other.
+note "go run $BENCHSTAT -col '/lib@(rs-cors caddy-cors go-chi-cors)' out/bench.txt > out/benchstat-rs.txt"
+go run "$BENCHSTAT" -col '/lib@(rs-cors caddy-cors go-chi-cors)' "$OUT/bench.txt" >"$OUT/benchstat-rs.txt"
+note "go run $BENCHSTAT -col '/lib@(go-chi-cors caddy-cors)' out/bench.txt > out/benchstat-chi.txt"
+go run "$BENCHSTAT" -col '/lib@(go-chi-cors caddy-cors)' "$OUT/bench.txt" >"$OUT/benchstat-chi.txt"
+
+echo "== load test" >&2
+note "go build -o out/caddy ./cmd/caddy"
+go build -o "$OUT/caddy" ./cmd/caddy
+env_line caddy "$("$OUT/caddy" version | awk '{print $1}')"
+
+export BARE_PORT=$((PORT_BASE + 1)) RECIPE_PORT=$((PORT_BASE + 2)) CORS_PORT=$((PORT_BASE + 3))
+declare -A PORT=([bare]=$BARE_PORT [recipe]=$RECIPE_PORT [cors]=$CORS_PORT)
+for p in "${PORT[@]}"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		echo "run.sh: port $p is in use; set PORT_BASE" >&2
+		exit 1
+	fi
+done
+
+note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
+GOMAXPROCS=$CADDY_PROCS "${PIN_CADDY[@]}" "$OUT/caddy" run --config loadtest/Caddyfile --adapter caddyfile \
+	>"$OUT/caddy.log" 2>&1 &
+CADDY_PID=$!
+trap 'kill "$CADDY_PID" 2>/dev/null || true; wait "$CADDY_PID" 2>/dev/null || true' EXIT
+
+for site in bare recipe cors; do
+	for _ in $(seq 100); do
+		curl -fso /dev/null "http://127.0.0.1:${PORT[$site]}/" && continue 2
+		kill -0 "$CADDY_PID" 2>/dev/null || { cat "$OUT/caddy.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "run.sh: $site site did not come up" >&2
+	cat "$OUT/caddy.log" >&2
+	exit 1
+done
+
+# What each site answers, kept for the report, and checked so that the load
+# test never measures a site that refuses.
+ORIGIN=https://app.example.com
+for site in bare recipe cors; do
+	url="http://127.0.0.1:${PORT[$site]}/"
+	curl -sS -o /dev/null -D "$OUT/headers-$site-actual.txt" -H "Origin: $ORIGIN" "$url"
+	curl -sS -o /dev/null -D "$OUT/headers-$site-preflight.txt" -X OPTIONS -H "Origin: $ORIGIN" \
+		-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: authorization,content-type' "$url"
+done
+for f in recipe-actual recipe-preflight cors-actual cors-preflight; do
+	if ! grep -qi "^Access-Control-Allow-Origin: $ORIGIN" "$OUT/headers-$f.txt"; then
+		echo "run.sh: $f does not grant $ORIGIN:" >&2
+		cat "$OUT/headers-$f.txt" >&2
+		exit 1
+	fi
+done
+
+wrk_run() { # kind site output
+	"${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2" -s "loadtest/$1.lua" "http://127.0.0.1:${PORT[$3]}/" >"$4"
+}
+note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$CORS_PORT}/  # $ROUNDS interleaved rounds"
+env_line load "wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; Caddy GOMAXPROCS=$CADDY_PROCS, $PINNING"
+
+# Warm each site up (connections, Go's scheduler, the CPU's caches).
+for site in bare recipe cors; do
+	for kind in actual preflight; do
+		wrk_run "$kind" 2s "$site" /dev/null
+	done
+done
+
+printf 'round\tkind\tsite\trequests_per_sec\tlatency_avg\tnon_2xx\n' >"$OUT/load.tsv"
+sites=(bare recipe cors)
+for round in $(seq "$ROUNDS"); do
+	for kind in actual preflight; do
+		# Rotate the order each round so that no site always runs first
+		# or last (thermal and background-noise drift).
+		for i in 0 1 2; do
+			site=${sites[$(((i + round - 1) % 3))]}
+			f="$OUT/wrk/$round-$kind-$site.txt"
+			wrk_run "$kind" "$DURATION" "$site" "$f"
+			rps=$(awk '/^Requests\/sec:/ {print $2}' "$f")
+			lat=$(awk '$1 == "Latency" {print $2; exit}' "$f")
+			non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$f")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$kind" "$site" "$rps" "$lat" "${non2xx:-0}" >>"$OUT/load.tsv"
+			echo "round $round $kind $site: $rps req/s" >&2
+		done
+	done
+done
+
+echo "== report" >&2
+note "go run ./cmd/report"
+go run ./cmd/report -in "$OUT" -md "$ROOT/BENCHMARKS.md" -charts "$BENCH"
+echo "wrote $ROOT/BENCHMARKS.md" >&2
