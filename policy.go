@@ -26,8 +26,8 @@ type policy struct {
 	// allowMethods and allowHeaders answer allowed preflights. Empty means
 	// the answer must name what was requested, because with credentials a
 	// "*" would be read as a literal name.
-	allowMethods string
-	allowHeaders string
+	allowMethods  string
+	allowHeaders  string
 	exposeHeaders string
 	maxAge        string // "" when no Access-Control-Max-Age is sent
 
