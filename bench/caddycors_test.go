@@ -1,11 +1,11 @@
-//go:build !nocore
-
 package bench
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -17,41 +17,55 @@ func init() {
 	libraries = append([]library{{name: "caddy-cors", build: buildCaddyCors}}, libraries...)
 }
 
-// buildCaddyCors provisions the handler the way Caddy does when it loads a
-// config, and serves each request the way Caddy's server does: the request
-// carries Caddy's context (replacer, vars) and the next handler is a
-// caddyhttp.Handler.
+// caddyConfig is the context of a running Caddy config, loaded once. A
+// context made with caddy.NewContext alone has no config, and its Logger is
+// zap's development logger at debug level: every refusal would then be
+// logged, which Caddy never does with its default (info) level.
+var caddyConfig = sync.OnceValues(func() (caddy.Context, error) {
+	cfg := `{"admin": {"disabled": true, "config": {"persist": false}},
+		"logging": {"logs": {"default": {"level": "INFO"}}}}`
+	if err := caddy.Load([]byte(cfg), true); err != nil {
+		return caddy.Context{}, err
+	}
+	return caddy.ActiveContext(), nil
+})
+
+// buildCaddyCors loads the handler from its JSON config the way Caddy does
+// (LoadModuleByID unmarshals, provisions and validates it, with the config's
+// logger and metrics registry), and serves each request the way Caddy's
+// server does: the request carries Caddy's context (see newRequest) and the
+// next handler is a caddyhttp.Handler.
 func buildCaddyCors(p policy, next http.Handler) (http.Handler, error) {
-	h := &cors.Handler{
+	ctx, err := caddyConfig()
+	if err != nil {
+		return nil, err
+	}
+	h := cors.Handler{
+		Origins:          p.origins,
 		Methods:          p.methods,
 		AllowedHeaders:   p.allowedHeaders,
 		ExposedHeaders:   p.exposedHeaders,
 		AllowCredentials: p.allowCredentials,
 	}
-	h.Origins = append(h.Origins, p.origins...)
 	if p.maxAge != 0 {
-		d := caddy.Duration(p.maxAge)
+		d := caddy.Duration(p.maxAge.Round(time.Second))
 		h.MaxAge = &d
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	// The handler keeps nothing from ctx that the cancel would stop; the
-	// benchmark process ends before anything would need cleaning up.
-	_ = cancel
-	if err := h.Provision(ctx); err != nil {
+	raw, err := json.Marshal(h)
+	if err != nil {
 		return nil, err
 	}
-	if err := h.Validate(); err != nil {
+	mod, err := ctx.LoadModuleByID("http.handlers.cors", raw)
+	if err != nil {
 		return nil, err
 	}
-	return caddyServer{cors: h, next: caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return caddyServer{cors: mod.(*cors.Handler), next: caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		next.ServeHTTP(w, r)
 		return nil
 	})}, nil
 }
 
-// caddyServer adapts a Caddy middleware to http.Handler, with what Caddy's
-// server does around it that a benchmark can afford to do once per request
-// value rather than per iteration.
+// caddyServer adapts a Caddy middleware handler to http.Handler.
 type caddyServer struct {
 	cors *cors.Handler
 	next caddyhttp.Handler

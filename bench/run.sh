@@ -62,9 +62,17 @@ echo "== agreement: every library gives each case the same outcome" >&2
 note "go test -run 'TestLibrariesAgree|TestJudge' -count=1 ."
 go test -run 'TestLibrariesAgree|TestJudge' -count=1 . >&2
 
-echo "== Go benchmarks (count=$COUNT, benchtime=$BENCHTIME)" >&2
-note "go test -run '^\$' -bench . -benchmem -count $COUNT -benchtime $BENCHTIME . > out/bench.txt"
-go test -run '^$' -bench . -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . | tee "$OUT/bench.txt" >&2
+echo "== Go benchmarks ($COUNT interleaved rounds, benchtime=$BENCHTIME)" >&2
+# One test binary, run COUNT times over all cases and libraries rather than
+# -count COUNT per benchmark: a burst of background load then spreads over
+# every library instead of landing on one.
+note "go test -c -o out/bench.test ."
+go test -c -o "$OUT/bench.test" .
+note "for i in \$(seq $COUNT); do out/bench.test -test.run '^\$' -test.bench . -test.benchmem -test.benchtime $BENCHTIME; done > out/bench.txt"
+for i in $(seq "$COUNT"); do
+	echo "round $i/$COUNT" >&2
+	"$OUT/bench.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime "$BENCHTIME"
+done >"$OUT/bench.txt"
 
 echo "== benchstat" >&2
 # Deltas are against the first column: rs/cors in one table, go-chi/cors in

@@ -372,6 +372,8 @@ func logTicks(top float64) plot.ConstantTicks {
 
 func formatNs(ns float64) string {
 	switch {
+	case ns >= 1e9:
+		return trimFloat(ns/1e9) + " s"
 	case ns >= 1e6:
 		return trimFloat(ns/1e6) + " ms"
 	case ns >= 1e3:
@@ -400,11 +402,13 @@ func drawLoadChart(l loadResults, path string) error {
 	p.Title.Text = "Caddy under wrk: requests per second (higher is better)"
 	p.Y.Label.Text = "requests/s (median of rounds)"
 	const barWidth = vg.Length(40)
+	top := 0.0
 	for i, site := range loadSites {
 		vals := make(plotter.Values, len(loadKinds))
 		labels := plotter.XYLabels{XYs: make(plotter.XYs, len(loadKinds)), Labels: make([]string, len(loadKinds))}
 		for k, kind := range loadKinds {
 			vals[k] = median(l.rps(kind, site))
+			top = max(top, vals[k])
 			labels.XYs[k] = plotter.XY{X: float64(k), Y: vals[k]}
 			labels.Labels[k] = strconv.FormatFloat(vals[k], 'f', 0, 64)
 		}
@@ -429,7 +433,8 @@ func drawLoadChart(l loadResults, path string) error {
 		p.Legend.Add(strings.Trim(strings.ReplaceAll(siteTitle[site], "`", ""), " "), bars)
 	}
 	p.NominalX("GET with Origin (actual)", "OPTIONS preflight")
-	p.Y.Min = 0
+	// Headroom above the bars for the legend.
+	p.Y.Min, p.Y.Max = 0, top*1.35
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.XOffs = vg.Points(10)
