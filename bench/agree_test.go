@@ -148,3 +148,26 @@ func TestJudge(t *testing.T) {
 		})
 	}
 }
+
+// TestPeersWildcardIsLooser pins a claim BENCHMARKS.md makes: the peers
+// express subdomain patterns as a bare prefix/suffix match, so a path that
+// ends like the pattern passes them, while this module refuses it. The
+// LargePolicy cases compare equal work only because their origins are
+// well-formed.
+func TestPeersWildcardIsLooser(t *testing.T) {
+	const trick = "https://evil.com/.tenant19.example.net"
+	want := map[string]outcome{"caddy-cors": refused, "rs-cors": granted, "go-chi-cors": granted}
+	for _, lib := range libraries {
+		t.Run(lib.name, func(t *testing.T) {
+			h, err := lib.build(largePolicy, okHandler)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, rec := newRequest("GET", "Origin", trick)(), newRecorder()
+			h.ServeHTTP(rec, r)
+			if got := judge(r, rec); got != want[lib.name] {
+				t.Errorf("%s: outcome %s, want %s", trick, got, want[lib.name])
+			}
+		})
+	}
+}

@@ -470,7 +470,7 @@ func writeDoc(w io.Writer, in string, e env, b benchResults, l loadResults, hand
 	pf("This module's handler is provisioned as Caddy provisions it and every request carries Caddy's request context. ")
 	pf("`TestLibrariesAgree` checks, with a model of the browser's CORS check, that the three libraries give each case the same outcome (granted or refused), so no row compares a refusal with a grant.\n\n")
 	pf("All three libraries express every case: go-chi/cors v1.2.2 and rs/cors v1.11.1 both take one `*` per origin as a prefix/suffix wildcard, so `https://*.tenant19.example.net` works in both ")
-	pf("(more loosely than this module: their wildcard is a bare prefix/suffix match, e.g. `https://evil.com/.tenant19.example.net` matches it, which this module refuses).\n\n")
+	pf("(more loosely than this module: their wildcard is a bare prefix/suffix match, e.g. `https://evil.com/.tenant19.example.net` matches it, which this module refuses; `TestPeersWildcardIsLooser` pins this).\n\n")
 	pf("![ns/op per case and library](%s)\n\n", handlerSVG)
 	pf("Medians of the runs; ratio = caddy-cors ÷ peer (below 1 is faster); allocs/op as caddy-cors / rs/cors / go-chi/cors.\n\n")
 	pf("| case | what | caddy-cors | rs/cors | go-chi/cors | vs rs/cors | vs go-chi/cors | allocs/op | caddy-cors B/op |\n")
