@@ -20,8 +20,8 @@ ROOT=$(cd .. && pwd)
 OUT=$BENCH/out
 COUNT=${COUNT:-8}
 BENCHTIME=${BENCHTIME:-500ms}
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-6}
+DURATION=${DURATION:-4s}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT_BASE=${PORT_BASE:-18180}
 # The benchstat version the module proxy serves here (see go-partial.tsv);
