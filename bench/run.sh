@@ -57,6 +57,7 @@ env_line memory "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminf
 env_line kernel "$(uname -sr)"
 env_line go "$(go env GOVERSION) $(go env GOOS)/$(go env GOARCH)"
 env_line wrk "$(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
+env_line load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== agreement: every library gives each case the same outcome" >&2
 note "go test -count=1 ."
@@ -161,6 +162,8 @@ for round in $(seq "$ROUNDS"); do
 		done
 	done
 done
+
+env_line load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== report" >&2
 note "go run ./cmd/report"
