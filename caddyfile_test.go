@@ -65,7 +65,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		want  []string
 	}{
 		{"UnknownSubdirective", "cors {\n\t\torigin https://a.com\n\t}",
-			[]string{`unknown subdirective "origin": write one of origins,`, "Caddyfile:3"}},
+			[]string{`unknown subdirective "origin": did you mean origins? write one of origins,`, "Caddyfile:3"}},
 		{"ListWithoutValues", "cors {\n\t\tmethods\n\t}",
 			[]string{"methods needs at least one value, e.g. methods GET POST PUT DELETE", "Caddyfile:3"}},
 		{"SingleValuedTwice", "cors https://a.com {\n\t\tmax_age 1m\n\t\tmax_age 2m\n\t}",
