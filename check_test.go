@@ -2,6 +2,7 @@ package cors
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,9 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/spf13/cobra"
 )
 
 const checkTestOrigin = "http://app.example.test"
@@ -966,6 +969,194 @@ func TestCheckAgreesWithChromium(t *testing.T) {
 			if code != results[i].code || !slices.Equal(lines, results[i].lines) {
 				t.Errorf("check: exit %d, console %q\nchromium: exit %d, console %q\nreport:\n%s",
 					code, lines, results[i].code, results[i].lines, out)
+			}
+		})
+	}
+}
+
+// checkTestModuleServer serves the cors handler configured by a Caddyfile
+// `cors` block in front of a small backend, as Caddy would: the server adds
+// "Server: Caddy" and writes the error a handler returns.
+func checkTestModuleServer(t *testing.T, caddyfileBlock string) *httptest.Server {
+	t.Helper()
+	h := new(Handler)
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(caddyfileBlock)); err != nil {
+		t.Fatalf("Caddyfile: %v", err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := h.Provision(ctx); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	backend := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		switch r.URL.Path {
+		case "/broken":
+			return caddyhttp.Error(http.StatusBadGateway, errors.New("upstream down"))
+		case "/own-cors":
+			// A backend with its own, conflicting CORS headers.
+			w.Header().Add("Access-Control-Allow-Origin", "*")
+			w.Header().Add("Access-Control-Allow-Origin", "https://backend.example")
+		}
+		w.Header().Set("X-Request-Id", "r1")
+		w.Header().Set("Content-Type", "application/json")
+		_, err := fmt.Fprintln(w, `{"ok":true}`)
+		return err
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "Caddy")
+		if err := h.ServeHTTP(w, r, backend); err != nil {
+			var he caddyhttp.HandlerError
+			status := http.StatusInternalServerError
+			if errors.As(err, &he) {
+				status = he.StatusCode
+			}
+			w.WriteHeader(status)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestCheckAgainstTheCorsModule(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		caddy    string // the cors block
+		path     string
+		in       checkRequest
+		wantCode int
+		want     []string
+		// fixed, when set, is the cors block after applying the printed fix;
+		// the same check must then pass.
+		fixed string
+	}{
+		{
+			name:     "allowed origin reads a simple GET",
+			caddy:    "cors http://app.example.test",
+			in:       checkRequest{},
+			wantCode: checkExitAllowed,
+			want:     []string{"No preflight", "< Access-Control-Allow-Origin: http://app.example.test", "< Vary: Origin", "Result: ALLOWED"},
+		},
+		{
+			name:     "refused origin on a simple GET",
+			caddy:    "cors https://other.example",
+			wantCode: checkExitBlocked,
+			want: []string{"No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+				"fix: allow the origin in the cors block: `origins http://app.example.test`"},
+			fixed: "cors https://other.example http://app.example.test",
+		},
+		{
+			name:     "refused origin on a preflight gets a bare 403",
+			caddy:    "cors https://other.example",
+			in:       checkRequest{Method: "PUT"},
+			wantCode: checkExitBlocked,
+			want: []string{"< HTTP/1.1 403 Forbidden",
+				"Response to preflight request doesn't pass access control check: No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+				"Only the preflight was sent"},
+			fixed: "cors https://other.example {\n origins http://app.example.test\n methods PUT\n}",
+		},
+		{
+			name:     "method outside the default list",
+			caddy:    "cors http://app.example.test",
+			in:       checkRequest{Method: "DELETE"},
+			wantCode: checkExitBlocked,
+			want: []string{"Method DELETE is not allowed by Access-Control-Allow-Methods in preflight response.",
+				"fix: add `methods DELETE` to the cors block"},
+			fixed: "cors http://app.example.test {\n methods DELETE\n}",
+		},
+		{
+			name:     "header outside the default list",
+			caddy:    "cors http://app.example.test",
+			in:       checkRequest{Headers: []string{"X-Foo: 1"}, BodyType: "application/json"},
+			wantCode: checkExitBlocked,
+			want: []string{"> Access-Control-Request-Headers: content-type,x-foo",
+				"Request header field x-foo is not allowed by Access-Control-Allow-Headers in preflight response.",
+				"fix: add `allowed_headers x-foo` to the cors block"},
+			fixed: "cors http://app.example.test {\n allowed_headers Content-Type x-foo\n}",
+		},
+		{
+			name:     "credentials not enabled",
+			caddy:    "cors http://app.example.test",
+			in:       checkRequest{Credentials: true},
+			wantCode: checkExitBlocked,
+			want: []string{"The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true'",
+				"fix: add `allow_credentials` to the cors block"},
+			fixed: "cors http://app.example.test {\n allow_credentials\n}",
+		},
+		{
+			name:     "any-origin policy with credentials",
+			caddy:    "cors",
+			in:       checkRequest{Credentials: true},
+			wantCode: checkExitBlocked,
+			want: []string{"must not be the wildcard '*' when the request's credentials mode is 'include'",
+				"replace `origins *` (or a bare `cors`) with `origins http://app.example.test` and add `allow_credentials`"},
+			fixed: "cors {\n origins http://app.example.test\n allow_credentials\n}",
+		},
+		{
+			name:     "credentialed preflighted request with everything allowed",
+			caddy:    "cors http://app.example.test {\n methods PUT\n allowed_headers Content-Type Authorization\n allow_credentials\n max_age 10m\n}",
+			in:       checkRequest{Method: "PUT", Headers: []string{"Authorization: Bearer t"}, BodyType: "application/json", Credentials: true},
+			wantCode: checkExitAllowed,
+			want:     []string{"> Access-Control-Request-Headers: authorization,content-type", "verdict: preflight passed", "Access-Control-Max-Age 600", "Result: ALLOWED"},
+		},
+		{
+			name:     "header wildcard does not cover Authorization",
+			caddy:    "cors {\n origins *\n allowed_headers *\n}",
+			in:       checkRequest{Headers: []string{"Authorization: Bearer t", "X-Foo: 1"}},
+			wantCode: checkExitBlocked,
+			want:     []string{"Request header field authorization is not allowed by Access-Control-Allow-Headers in preflight response."},
+			fixed:    "cors {\n origins *\n allowed_headers * Authorization\n}",
+		},
+		{
+			name:     "exposed header readable, others hidden",
+			caddy:    "cors http://app.example.test {\n exposed_headers X-Request-Id\n}",
+			wantCode: checkExitAllowed,
+			want:     []string{"  X-Request-Id\n", "Hidden from the script (response.headers.get() returns null): Date, Server, Vary"},
+		},
+		{
+			name:     "a backend's own CORS headers are replaced, not duplicated",
+			caddy:    "cors http://app.example.test",
+			path:     "/own-cors",
+			wantCode: checkExitAllowed,
+			want:     []string{"< Access-Control-Allow-Origin: http://app.example.test\n", "Result: ALLOWED"},
+		},
+		{
+			name:     "errors Caddy writes carry the headers too",
+			caddy:    "cors http://app.example.test",
+			path:     "/broken",
+			wantCode: checkExitAllowed,
+			want:     []string{"< HTTP/1.1 502 Bad Gateway", "status 502"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(block string) (int, string) {
+				srv := checkTestModuleServer(t, block)
+				in := tc.in
+				in.URL, in.Origin = srv.URL+cmp.Or(tc.path, "/api"), checkTestOrigin
+				code, out, err := checkTestRun(t, in)
+				if err != nil {
+					t.Fatalf("unexpected error: %v\n%s", err, out)
+				}
+				return code, out
+			}
+			code, out := run(tc.caddy)
+			if code != tc.wantCode {
+				t.Errorf("exit status %d, want %d", code, tc.wantCode)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("report lacks %q", s)
+				}
+			}
+			if code == checkExitAllowed && strings.Contains(out, "warning") {
+				t.Errorf("the module's answer draws a warning")
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s", out)
+			}
+			if tc.fixed != "" {
+				if code, out := run(tc.fixed); code != checkExitAllowed {
+					t.Errorf("after the fix (%q): exit status %d\n%s", tc.fixed, code, out)
+				}
 			}
 		})
 	}
