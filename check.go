@@ -350,6 +350,12 @@ func checkParseList(values []string) ([]string, bool) {
 	return out, true
 }
 
+// checkListHasWildcard reports whether the list header name contains "*".
+func checkListHasWildcard(h http.Header, name string) bool {
+	list, _ := checkParseList(h.Values(name))
+	return slices.Contains(list, "*")
+}
+
 // checkAccess is Fetch's CORS check, with Chromium's diagnosis of the value
 // when it fails. origin is the serialized request origin ("null" once a
 // redirect tainted it).
@@ -883,13 +889,14 @@ func checkMaxAgeNote(values []string) string {
 	case err != nil:
 		return fmt.Sprintf("Access-Control-Max-Age %q is not a number: Chromium reuses this answer for 5 s", strings.Join(values, ", "))
 	case n <= 0:
-		return "Access-Control-Max-Age 0: the browser preflights every request"
+		return fmt.Sprintf("Access-Control-Max-Age %d: the browser preflights every request", n)
 	case n > 7200:
 		return fmt.Sprintf("Access-Control-Max-Age %d: Chromium caps it at 7200 s (WebKit at 600 s)", n)
 	}
 	return fmt.Sprintf("Access-Control-Max-Age %d: the browser reuses this answer for %d s", n, n)
 }
 
+// originGrant describes the origin part of a passed preflight.
 func (c *checkRunner) originGrant(h http.Header) string {
 	acao := h.Get("Access-Control-Allow-Origin")
 	s := "Access-Control-Allow-Origin " + acao + " matches"
@@ -1009,7 +1016,7 @@ func (c *checkRunner) fail(f checkFailure, initial, last string, resp *http.Resp
 		c.printf("warning: the response carries %d Access-Control-Allow-Origin headers: two layers (a proxy or CDN and the application, or two middlewares) both add CORS headers.\n", n)
 	}
 	if f.kind == checkHeaderDisallowed && f.hint == "authorization" &&
-		slices.Contains(resp.Header.Values("Access-Control-Allow-Headers"), "*") {
+		checkListHasWildcard(resp.Header, "Access-Control-Allow-Headers") {
 		c.printf("note: Chromium 156 still lets this through by default (the standard's rule sits behind --enable-features=CorsNonWildcardRequestHeadersSupport), but the Fetch standard never lets \"*\" cover Authorization: do not rely on it.\n")
 	}
 	c.printf("fix: %s\n", c.fix(f, resp))
@@ -1026,13 +1033,13 @@ func (c *checkRunner) fix(f checkFailure, resp *http.Response) string {
 	}
 	switch f.kind {
 	case checkMissingAllowOrigin:
-		caddy = fmt.Sprintf("allow the origin in the cors block: `origins %s` (or `cors %s` on the directive line).", origin, origin)
+		caddy = fmt.Sprintf("if pages at %s may read this API, allow the origin in the cors block: `origins %s` (or `cors %s` on the directive line).", origin, origin, origin)
 		if f.preflight {
 			caddy += " If it is already listed, the preflight did not reach the cors handler: check the site address, the matcher and the routes."
 		} else {
 			caddy += " The cors module puts its headers on every response, errors included: if it is already listed, this response did not pass through the cors handler (site address, matcher, route)."
 		}
-		plain = fmt.Sprintf("answer with \"Access-Control-Allow-Origin: %s\" (echo the allowed Origin) on %s.", origin, map[bool]string{true: "the OPTIONS preflight", false: "every response, errors included"}[f.preflight])
+		plain = fmt.Sprintf("if pages at %s may read this API, answer with \"Access-Control-Allow-Origin: %s\" (echo the allowed Origin) on %s.", origin, origin, map[bool]string{true: "the OPTIONS preflight", false: "every response, errors included"}[f.preflight])
 	case checkMultipleAllowOrigin:
 		caddy = "send CORS headers from one place only: remove `header Access-Control-Allow-Origin ...` lines and let the cors block answer (it replaces CORS headers set by backends), or remove CORS from the proxy or CDN in front of Caddy."
 		plain = "only one layer may add Access-Control-Allow-Origin, with exactly one value: remove it from the proxy or from the application."
@@ -1061,7 +1068,7 @@ func (c *checkRunner) fix(f checkFailure, resp *http.Response) string {
 	case checkMethodDisallowed:
 		caddy = fmt.Sprintf("add `methods %s` to the cors block (methods are case-sensitive).", f.hint)
 		plain = fmt.Sprintf("list %s in Access-Control-Allow-Methods on the preflight response (methods are case-sensitive).", f.hint)
-		if cred && slices.Contains(resp.Header.Values("Access-Control-Allow-Methods"), "*") {
+		if cred && checkListHasWildcard(resp.Header, "Access-Control-Allow-Methods") {
 			plain += " With credentials \"*\" is a literal method name, not a wildcard."
 		}
 	case checkHeaderDisallowed:
@@ -1070,7 +1077,7 @@ func (c *checkRunner) fix(f checkFailure, resp *http.Response) string {
 		if f.hint == "authorization" {
 			caddy = "list Authorization by name: `allowed_headers Authorization` (`*` never covers it)."
 			plain = "list Authorization by name in Access-Control-Allow-Headers: \"*\" never covers it."
-		} else if cred && slices.Contains(resp.Header.Values("Access-Control-Allow-Headers"), "*") {
+		} else if cred && checkListHasWildcard(resp.Header, "Access-Control-Allow-Headers") {
 			plain += " With credentials \"*\" is a literal header name, not a wildcard."
 		}
 	case checkRedirectCredentials:
@@ -1097,8 +1104,7 @@ func (c *checkRunner) blocked() (int, error) {
 func (c *checkRunner) allowed(resp *http.Response) (int, error) {
 	readable, hidden := checkExposedHeaders(resp.Header, c.plan.credentials)
 	c.printf("verdict: response passes the CORS check\n")
-	exposed := resp.Header.Values("Access-Control-Expose-Headers")
-	if c.plan.credentials && slices.Contains(exposed, "*") {
+	if c.plan.credentials && checkListHasWildcard(resp.Header, "Access-Control-Expose-Headers") {
 		c.printf("warning: Access-Control-Expose-Headers \"*\" means all headers only without credentials; here it exposes nothing.\n")
 	}
 	c.printf("\n== Result: ALLOWED ==\n")

@@ -279,7 +279,7 @@ func TestCheckAgainstServers(t *testing.T) {
 			},
 			wantCode: checkExitBlocked,
 			want: []string{"has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header is present on the requested resource.",
-				`fix: answer with "Access-Control-Allow-Origin: http://app.example.test"`, "the server did receive the request and answered 200 OK"},
+				`answer with "Access-Control-Allow-Origin: http://app.example.test"`, "the server did receive the request and answered 200 OK"},
 		},
 		{
 			name: "duplicate Access-Control-Allow-Origin",
@@ -1041,7 +1041,7 @@ func TestCheckAgainstTheCorsModule(t *testing.T) {
 			caddy:    "cors https://other.example",
 			wantCode: checkExitBlocked,
 			want: []string{"No 'Access-Control-Allow-Origin' header is present on the requested resource.",
-				"fix: allow the origin in the cors block: `origins http://app.example.test`"},
+				"fix: if pages at http://app.example.test may read this API, allow the origin in the cors block: `origins http://app.example.test`"},
 			fixed: "cors https://other.example http://app.example.test",
 		},
 		{
