@@ -420,11 +420,18 @@ func drawHandlerChart(b benchResults, path string) error {
 	return p.Save(9*vg.Inch, 7.5*vg.Inch, path)
 }
 
+// decadeLabel names 10^e nanoseconds: "1 ns", "10 ns", ..., "1 s".
+func decadeLabel(e int) string {
+	units := []string{"ns", "µs", "ms", "s"}
+	u := min(e/3, len(units)-1)
+	return strconv.Itoa(int(math.Pow10(e-3*u))) + " " + units[u]
+}
+
 // logTicks labels a log10 axis in time units, with minor ticks between.
 func logTicks(top float64) plot.ConstantTicks {
 	var ts plot.ConstantTicks
 	for e := 0.0; e <= top; e++ {
-		ts = append(ts, plot.Tick{Value: e, Label: formatNs(math.Pow(10, e))})
+		ts = append(ts, plot.Tick{Value: e, Label: decadeLabel(int(e))})
 		for m := 2.0; m < 10 && e+math.Log10(m) <= top; m++ {
 			ts = append(ts, plot.Tick{Value: e + math.Log10(m)})
 		}
