@@ -3,15 +3,16 @@
 # BENCHMARKS.md at the repository root:
 #   1. Go benchmarks: this module's handler, rs/cors and go-chi/cors on the
 #      same policy and requests (bench/*_test.go), compared with benchstat;
-#   2. a load test: Caddy built with this module on loopback, three sites
-#      (bare respond, the header + @preflight recipe, cors) driven by wrk
+#   2. a load test: Caddy built with this module on loopback, four sites
+#      (bare respond, the header + @preflight recipe, cors, and the headers
+#      cors sends set statically by `header`) driven by wrk
 #      in interleaved rounds, for actual requests and for preflights;
 #   3. bench/cmd/report: the tables, the ratios, the targets and two SVG
 #      charts.
-# Takes about 6 minutes on 2 cores. Raw results stay in bench/out/.
+# Takes about 7 minutes on 2 cores. Raw results stay in bench/out/.
 #
 # Knobs (environment): COUNT, BENCHTIME, ROUNDS, DURATION, CONNECTIONS,
-# PORT_BASE (three consecutive loopback ports from PORT_BASE+1).
+# PORT_BASE (four consecutive loopback ports from PORT_BASE+1).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -88,8 +89,9 @@ note "go build -o out/caddy ./cmd/caddy"
 go build -o "$OUT/caddy" ./cmd/caddy
 env_line caddy "$("$OUT/caddy" version | awk '{print $1}')"
 
-export BARE_PORT=$((PORT_BASE + 1)) RECIPE_PORT=$((PORT_BASE + 2)) CORS_PORT=$((PORT_BASE + 3))
-declare -A PORT=([bare]=$BARE_PORT [recipe]=$RECIPE_PORT [cors]=$CORS_PORT)
+export BARE_PORT=$((PORT_BASE + 1)) RECIPE_PORT=$((PORT_BASE + 2)) CORS_PORT=$((PORT_BASE + 3)) STATIC_PORT=$((PORT_BASE + 4))
+declare -A PORT=([bare]=$BARE_PORT [recipe]=$RECIPE_PORT [cors]=$CORS_PORT [static]=$STATIC_PORT)
+sites=(bare recipe static cors)
 for p in "${PORT[@]}"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 		echo "run.sh: port $p is in use; set PORT_BASE" >&2
@@ -97,13 +99,13 @@ for p in "${PORT[@]}"; do
 	fi
 done
 
-note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
+note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT STATIC_PORT=$STATIC_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
 GOMAXPROCS=$CADDY_PROCS "${PIN_CADDY[@]}" "$OUT/caddy" run --config loadtest/Caddyfile --adapter caddyfile \
 	>"$OUT/caddy.log" 2>&1 &
 CADDY_PID=$!
 trap 'kill "$CADDY_PID" 2>/dev/null || true; wait "$CADDY_PID" 2>/dev/null || true' EXIT
 
-for site in bare recipe cors; do
+for site in "${sites[@]}"; do
 	for _ in $(seq 100); do
 		curl -fso /dev/null "http://127.0.0.1:${PORT[$site]}/" && continue 2
 		kill -0 "$CADDY_PID" 2>/dev/null || { cat "$OUT/caddy.log" >&2; exit 1; }
@@ -117,13 +119,13 @@ done
 # What each site answers, kept for the report, and checked so that the load
 # test never measures a site that refuses.
 ORIGIN=https://app.example.com
-for site in bare recipe cors; do
+for site in "${sites[@]}"; do
 	url="http://127.0.0.1:${PORT[$site]}/"
 	curl -sS -o /dev/null -D "$OUT/headers-$site-actual.txt" -H "Origin: $ORIGIN" "$url"
 	curl -sS -o /dev/null -D "$OUT/headers-$site-preflight.txt" -X OPTIONS -H "Origin: $ORIGIN" \
 		-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: authorization,content-type' "$url"
 done
-for f in recipe-actual recipe-preflight cors-actual cors-preflight; do
+for f in recipe-actual recipe-preflight static-actual cors-actual cors-preflight; do
 	if ! grep -qi "^Access-Control-Allow-Origin: $ORIGIN" "$OUT/headers-$f.txt"; then
 		echo "run.sh: $f does not grant $ORIGIN:" >&2
 		cat "$OUT/headers-$f.txt" >&2
@@ -134,24 +136,23 @@ done
 wrk_run() { # kind site output
 	"${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2" -s "loadtest/$1.lua" "http://127.0.0.1:${PORT[$3]}/" >"$4"
 }
-note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$CORS_PORT}/  # $ROUNDS interleaved rounds"
+note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$STATIC_PORT,$CORS_PORT}/  # $ROUNDS interleaved rounds"
 env_line load "wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; Caddy GOMAXPROCS=$CADDY_PROCS, $PINNING"
 
 # Warm each site up (connections, Go's scheduler, the CPU's caches).
-for site in bare recipe cors; do
+for site in "${sites[@]}"; do
 	for kind in actual preflight; do
 		wrk_run "$kind" 2s "$site" /dev/null
 	done
 done
 
 printf 'round\tkind\tsite\trequests_per_sec\tlatency_avg\tnon_2xx\n' >"$OUT/load.tsv"
-sites=(bare recipe cors)
 for round in $(seq "$ROUNDS"); do
 	for kind in actual preflight; do
 		# Rotate the order each round so that no site always runs first
 		# or last (thermal and background-noise drift).
-		for i in 0 1 2; do
-			site=${sites[$(((i + round - 1) % 3))]}
+		for i in "${!sites[@]}"; do
+			site=${sites[$(((i + round - 1) % ${#sites[@]}))]}
 			f="$OUT/wrk/$round-$kind-$site.txt"
 			wrk_run "$kind" "$DURATION" "$site" "$f"
 			rps=$(awk '/^Requests\/sec:/ {print $2}' "$f")
