@@ -127,7 +127,7 @@ func (h *Handler) refused(kind decisionKind, result decisionResult, origin []str
 	if h.logger == nil {
 		return
 	}
-	if c := h.logger.Check(zapcore.DebugLevel, "cors: request refused"); c != nil {
+	if c := h.logger.Check(zapcore.DebugLevel, "refused CORS request"); c != nil {
 		fields := []zap.Field{
 			zap.String("kind", kind.String()),
 			zap.String("refused", result.String()),
