@@ -3,6 +3,7 @@ package cors
 import (
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -265,39 +266,59 @@ func (cw *corsWriter) apply(hdr http.Header) {
 		}
 		copy(cw.out, cw.want)
 	}
-	for h, name := range ownedHeaders {
-		s := cw.span[h]
-		if s.end == 0 {
-			if _, ok := hdr[name]; ok {
-				delete(hdr, name)
-			}
+	cw.enforce(hdr)
+}
+
+// enforce restores the decision in hdr after other handlers had their turn,
+// touching only what they changed. It walks the header map once rather than
+// looking up each owned name: the names share a long prefix, which makes
+// each lookup of a small map hash the key.
+func (cw *corsWriter) enforce(hdr http.Header) {
+	var seen uint8
+	for k, got := range hdr {
+		h, canonical := ownedIndex(k)
+		if h < 0 {
 			continue
 		}
-		hdr[name] = cw.out[s.start:s.end:s.end]
+		s := cw.span[h]
+		if s.end == 0 || !canonical {
+			delete(hdr, k)
+			continue
+		}
+		seen |= 1 << h
+		if !equalValues(got, cw.want[s.start:s.end]) {
+			cw.restore(hdr, h)
+		}
+	}
+	for h := range numOwned {
+		if cw.span[h].end != 0 && seen&(1<<h) == 0 {
+			cw.restore(hdr, h)
+		}
 	}
 	cw.mergeVary(hdr)
 }
 
-// enforce restores the decision in hdr after later handlers had their turn,
-// touching only what they changed.
-func (cw *corsWriter) enforce(hdr http.Header) {
-	for h, name := range ownedHeaders {
-		s := cw.span[h]
-		got, ok := hdr[name]
-		if s.end == 0 {
-			if ok {
-				delete(hdr, name)
-			}
-			continue
-		}
-		want := cw.want[s.start:s.end]
-		if equalValues(got, want) {
-			continue
-		}
-		copy(cw.out[s.start:s.end], want)
-		hdr[name] = cw.out[s.start:s.end:s.end]
+// restore sets owned header h to its decided values, from fresh copies in
+// case a later handler changed the old ones in place.
+func (cw *corsWriter) restore(hdr http.Header, h int) {
+	s := cw.span[h]
+	copy(cw.out[s.start:s.end], cw.want[s.start:s.end])
+	hdr[ownedHeaders[h]] = cw.out[s.start:s.end:s.end]
+}
+
+// ownedIndex tells which owned header k names, in any case, and whether k
+// is spelled canonically (the other spellings go out on the wire too).
+func ownedIndex(k string) (h int, canonical bool) {
+	const prefix = "Access-Control-"
+	if len(k) <= len(prefix) || !strings.EqualFold(k[:len(prefix)], prefix) {
+		return -1, false
 	}
-	cw.mergeVary(hdr)
+	for h, name := range ownedHeaders {
+		if len(name) == len(k) && strings.EqualFold(name[len(prefix):], k[len(prefix):]) {
+			return h, k == name
+		}
+	}
+	return -1, false
 }
 
 func (cw *corsWriter) mergeVary(hdr http.Header) {

@@ -407,3 +407,34 @@ func TestHeaderValuesAreNotShared(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnedHeadersInAnySpelling pins that a later handler writing a CORS
+// header into the map under a non-canonical key (which net/http sends as
+// written) cannot slip a grant past the module.
+func TestOwnedHeadersInAnySpelling(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}})
+	for _, o := range []string{origin, otherOrigin} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Origin", o)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header()["access-control-allow-origin"] = []string{"*"}
+			w.Header()["ACCESS-CONTROL-ALLOW-CREDENTIALS"] = []string{"true"}
+			w.WriteHeader(200)
+			return nil
+		}))
+		var got []string
+		for k, v := range rec.Result().Header {
+			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+				got = append(got, k+": "+strings.Join(v, ","))
+			}
+		}
+		want := []string(nil)
+		if o == origin {
+			want = []string{"Access-Control-Allow-Origin: " + origin}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Origin %s: CORS headers %q, want %q", o, got, want)
+		}
+	}
+}
