@@ -1,0 +1,202 @@
+package cors
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("cors", parseCaddyfile)
+	// Before header, and so before redir, basic_auth, forward_auth, rate
+	// limiters and proxies: a preflight carries no credentials and must be
+	// answered before anything demands them.
+	httpcaddyfile.RegisterDirectiveOrder("cors", httpcaddyfile.Before, "header")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	c := new(Handler)
+	err := c.UnmarshalCaddyfile(h.Dispenser)
+	return c, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	cors [<matcher>] [<origin>...] {
+//		origins               <origin>...
+//		origin_regexp         <regexp>...
+//		methods               <method>...
+//		allowed_headers       <header>...
+//		exposed_headers       <header>...
+//		allow_credentials     [true|false]
+//		max_age               <duration>
+//		allow_private_network
+//		preflight_passthrough
+//		preflight_status      <code>
+//	}
+//
+// Origins on the directive line and in `origins` add up, as do repeated list
+// subdirectives. With no origin at all, any origin is allowed. A first
+// argument `*`, `/path` or `@name` is Caddy's request matcher, not an origin:
+// write `origins *` for any origin next to other settings.
+//
+// Every mistake in the block is reported, each with its file and line and
+// what to write instead, including those that need several subdirectives to
+// see (`origins *` with `allow_credentials`), reported at the directive.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	directive := tokenPos{d.File(), d.Line()}
+	var errs []error
+	errorf := func(format string, args ...any) {
+		errs = append(errs, d.Errf("cors: "+format, args...))
+	}
+	pos := map[string][]tokenPos{}
+	list := func(field string, dst *[]string) {
+		if !d.NextArg() {
+			errorf("%s needs at least one value, e.g. %s", field, listExample[field])
+			return
+		}
+		for {
+			*dst = append(*dst, d.Val())
+			pos[field] = append(pos[field], tokenPos{d.File(), d.Line()})
+			if !d.NextArg() {
+				return
+			}
+		}
+	}
+	for d.NextArg() {
+		h.Origins = append(h.Origins, d.Val())
+		pos["origins"] = append(pos["origins"], tokenPos{d.File(), d.Line()})
+	}
+
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		if _, single := singleValued[sub]; single {
+			if seen[sub] {
+				errorf("%s is given twice: keep one", sub)
+				d.RemainingArgs()
+				continue
+			}
+			seen[sub] = true
+		}
+		switch sub {
+		case "origins":
+			list("origins", &h.Origins)
+		case "origin_regexp":
+			list("origin_regexp", &h.OriginRegexp)
+		case "methods":
+			list("methods", &h.Methods)
+		case "allowed_headers":
+			list("allowed_headers", &h.AllowedHeaders)
+		case "exposed_headers":
+			list("exposed_headers", &h.ExposedHeaders)
+		case "allow_credentials":
+			switch args := d.RemainingArgs(); {
+			case len(args) == 0 || len(args) == 1 && args[0] == "true":
+				h.AllowCredentials = true
+			case len(args) == 1 && args[0] == "false":
+				h.AllowCredentials = false
+			default:
+				errorf("allow_credentials takes no value, or true or false, not %q: write allow_credentials", strings.Join(args, " "))
+			}
+		case "max_age":
+			args := d.RemainingArgs()
+			if len(args) != 1 {
+				errorf("max_age takes one duration, e.g. max_age 10m or max_age 600 (seconds)")
+				continue
+			}
+			dur, err := parseMaxAge(args[0])
+			if err != nil {
+				errorf("max_age %q: %v: write a duration such as 10m, or whole seconds such as 600", args[0], err)
+				continue
+			}
+			md := caddy.Duration(dur)
+			h.MaxAge = &md
+			pos["max_age"] = []tokenPos{{d.File(), d.Line()}}
+		case "allow_private_network", "preflight_passthrough":
+			if d.NextArg() {
+				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)
+				d.RemainingArgs()
+				continue
+			}
+			if sub == "allow_private_network" {
+				h.AllowPrivateNetwork = true
+			} else {
+				h.PreflightPassthrough = true
+			}
+		case "preflight_status":
+			args := d.RemainingArgs()
+			n, err := strconv.Atoi(strings.Join(args, " "))
+			if len(args) != 1 || err != nil {
+				errorf("preflight_status takes one status code, e.g. preflight_status 204")
+				continue
+			}
+			h.PreflightStatus = n
+			pos["preflight_status"] = []tokenPos{{d.File(), d.Line()}}
+		default:
+			errorf("unknown subdirective %q: write one of origins, origin_regexp, methods, allowed_headers, exposed_headers, allow_credentials, max_age, allow_private_network, preflight_passthrough, preflight_status", sub)
+			d.RemainingArgs()
+		}
+	}
+
+	// The checks JSON configs get at load, run now so that `caddy adapt`
+	// catches them too, each reported at the token at fault or, for those
+	// that need several subdirectives to see, at the directive.
+	_, problems, _ := compile(h)
+	for _, p := range problems {
+		at := directive
+		if p.index >= 0 && p.index < len(pos[p.field]) {
+			at = pos[p.field][p.index]
+		} else if ps := pos[p.field]; p.index < 0 && len(ps) == 1 {
+			at = ps[0]
+		}
+		errs = append(errs, at.errorf("cors: %s: %s", p.field, p.msg))
+	}
+	return errors.Join(errs...)
+}
+
+// singleValued lists the subdirectives that may be given only once.
+var singleValued = map[string]struct{}{
+	"allow_credentials": {}, "max_age": {}, "preflight_status": {},
+	"allow_private_network": {}, "preflight_passthrough": {},
+}
+
+var listExample = map[string]string{
+	"origins":         "origins https://app.example.com https://*.example.com",
+	"origin_regexp":   `origin_regexp ^https://[a-z0-9-]+\.example\.com$`,
+	"methods":         "methods GET POST PUT DELETE",
+	"allowed_headers": "allowed_headers Content-Type Authorization",
+	"exposed_headers": "exposed_headers X-Request-Id",
+}
+
+// parseMaxAge reads a Caddy duration, or a bare number of seconds as
+// Access-Control-Max-Age itself is written.
+func parseMaxAge(s string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > int64(365*24*time.Hour/time.Second) || n < -int64(365*24*time.Hour/time.Second) {
+			return 0, errors.New("out of range")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	return caddy.ParseDuration(s)
+}
+
+// tokenPos is where a Caddyfile token stands, for errors found after
+// parsing.
+type tokenPos struct {
+	file string
+	line int
+}
+
+// errorf formats an error as caddyfile.Dispenser.Errf does.
+func (p tokenPos) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s, at %s:%d", fmt.Sprintf(format, args...), p.file, p.line)
+}

@@ -1,0 +1,78 @@
+package cors
+
+import (
+	"errors"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The module counts its decisions in Caddy's metrics registry, exported on
+// Caddy's /metrics endpoint when metrics are enabled. The counters are looked
+// up once at provision, so counting is an atomic add and never allocates.
+
+type decisionKind uint8
+
+const (
+	kindPreflight decisionKind = iota
+	kindActual
+	numKinds
+)
+
+func (k decisionKind) String() string {
+	return [...]string{"preflight", "actual"}[k]
+}
+
+type decisionResult uint8
+
+const (
+	resultAllowed decisionResult = iota
+	resultOrigin
+	resultMethod
+	resultHeader
+	numResults
+)
+
+func (r decisionResult) String() string {
+	return [...]string{"allowed", "origin", "method", "header"}[r]
+}
+
+// decisionCounters holds caddy_http_cors_decisions_total{kind,result}.
+type decisionCounters struct {
+	c [numKinds][numResults]prometheus.Counter
+}
+
+func newDecisionCounters(ctx caddy.Context) (*decisionCounters, error) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "http",
+		Name:      "cors_decisions_total",
+		Help:      "CORS requests by kind (preflight, actual) and result (allowed, or the part refused: origin, method, header).",
+	}, []string{"kind", "result"})
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		// Every cors handler of a config shares the one collector.
+		if err := reg.Register(vec); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+			vec = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	d := new(decisionCounters)
+	for k := range numKinds {
+		for r := range numResults {
+			if k == kindActual && (r == resultMethod || r == resultHeader) {
+				continue // actual requests are never refused for these
+			}
+			d.c[k][r] = vec.WithLabelValues(k.String(), r.String())
+		}
+	}
+	return d, nil
+}
+
+func (d *decisionCounters) count(k decisionKind, r decisionResult) {
+	if d != nil {
+		d.c[k][r].Inc()
+	}
+}

@@ -1,0 +1,135 @@
+// Package cors is a Caddy HTTP handler module that implements the CORS
+// protocol of the WHATWG Fetch standard: it answers preflight requests
+// itself and adds the Access-Control-* response headers that let a browser
+// hand a cross-origin response to the script that asked for it.
+//
+// The module registers the Caddyfile directive `cors`, ordered before
+// `header`, so that preflights are answered before authentication, redirects,
+// rate limiters and proxies see them.
+package cors
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler answers CORS preflight requests and adds CORS headers to every
+// response that passes through it. It owns the Access-Control-Allow-*,
+// Access-Control-Expose-Headers and Access-Control-Max-Age response headers:
+// values set by later handlers or by upstreams are replaced by its own
+// decision, so a response never carries a grant the policy did not make.
+type Handler struct {
+	// Origins that may read responses: exact origins such as
+	// "https://app.example.com" (scheme, host and optional port; no path),
+	// subdomain patterns such as "https://*.example.com" (any depth, never the
+	// apex), port wildcards such as "http://localhost:*", the literal "null",
+	// or "*" for any origin. Origins are normalized when the config loads
+	// (lower case, default port dropped, international names in punycode).
+	// No origins and no origin_regexp means any origin.
+	Origins []string `json:"origins,omitempty"`
+
+	// Regular expressions (RE2 syntax) that allowed origins may match in
+	// addition to Origins. Each is anchored at both ends, and only ever sees
+	// well-formed Origin values, so "https://[a-z]+\\.example\\.com" cannot
+	// be tricked by a path or a user-info part.
+	OriginRegexp []string `json:"origin_regexp,omitempty"`
+
+	// Methods that preflights may ask for, compared case-sensitively as
+	// browsers do. GET, HEAD and POST are always allowed since browsers never
+	// check them; "*" allows any method. Default: GET, HEAD, POST.
+	Methods []string `json:"methods,omitempty"`
+
+	// Request header names that preflights may ask for, case-insensitive.
+	// "*" allows any header except Authorization, which must always be listed
+	// by name (the Fetch standard never lets a wildcard cover it).
+	// Default: Accept, Content-Type, X-Requested-With.
+	AllowedHeaders []string `json:"allowed_headers,omitempty"`
+
+	// Response header names that scripts may read beyond the CORS-safelisted
+	// ones. "*" means all of them, and is only allowed without credentials.
+	ExposedHeaders []string `json:"exposed_headers,omitempty"`
+
+	// Whether allowed origins may send cookies and HTTP authentication and read
+	// the response (Access-Control-Allow-Credentials: true). Requires explicit
+	// origins: browsers refuse credentials with a wildcard origin.
+	AllowCredentials bool `json:"allow_credentials,omitempty"`
+
+	// How long browsers may cache a preflight answer, in whole seconds
+	// (Access-Control-Max-Age). Absent: no header, and browsers cache for 5
+	// seconds. Zero: "Access-Control-Max-Age: 0", which disables caching.
+	// Chromium caps the value at 2 hours and WebKit at 10 minutes.
+	MaxAge *caddy.Duration `json:"max_age,omitempty"`
+
+	// Whether to answer Private Network Access preflights (those with
+	// Access-Control-Request-Private-Network: true) with
+	// Access-Control-Allow-Private-Network: true. Requires explicit origins.
+	AllowPrivateNetwork bool `json:"allow_private_network,omitempty"`
+
+	// Pass preflight requests on to the next handler (with the CORS headers
+	// this module would have answered with) instead of answering them here.
+	PreflightPassthrough bool `json:"preflight_passthrough,omitempty"`
+
+	// Status code of preflight answers; must be 2xx, because browsers fail a
+	// preflight with any other status. Default: 204.
+	PreflightStatus int `json:"preflight_status,omitempty"`
+
+	policy   *policy
+	problems []configProblem
+	logger   *zap.Logger
+	metrics  *decisionCounters
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.cors",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision compiles the configuration into the policy that ServeHTTP
+// consults, so that no request ever parses a configured value.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	p, problems, warnings := compile(h)
+	h.policy, h.problems = p, problems
+	if len(problems) > 0 {
+		return h.Validate()
+	}
+	for _, w := range warnings {
+		h.logger.Warn(w)
+	}
+	var err error
+	h.metrics, err = newDecisionCounters(ctx)
+	return err
+}
+
+// Validate reports every configuration error at once, each naming the JSON
+// field at fault and what to write instead.
+func (h *Handler) Validate() error {
+	if len(h.problems) == 0 {
+		return nil
+	}
+	errs := make([]error, len(h.problems))
+	for i, p := range h.problems {
+		errs[i] = errors.New(p.jsonString())
+	}
+	return fmt.Errorf("invalid cors configuration:\n%w", errors.Join(errs...))
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

@@ -1,0 +1,467 @@
+package cors
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// An origin is matched in two steps. The request's Origin header is first
+// parsed strictly, as a browser serializes it (lower case, no default port, no
+// path, no user info); anything else matches nothing, so a hostile value
+// cannot smuggle an allowed origin past the matcher in a path, a user-info
+// part or an odd spelling. The parsed parts are then looked up in maps built
+// at provision time, so the cost does not grow with the number of configured
+// origins: one lookup for exact origins, plus one per label of the request's
+// host for subdomain patterns.
+
+// maxOriginLen bounds the Origin values worth parsing: a scheme, "://", a host
+// of at most 253 bytes and a port. Longer values are refused unread.
+const maxOriginLen = maxSchemeLen + len("://") + maxHostLen + len(":65535")
+
+const (
+	maxSchemeLen = 64
+	maxHostLen   = 253
+	maxLabelLen  = 63
+)
+
+// requestOrigin holds the parts of a well-formed Origin header value. The
+// strings share the header's memory.
+type requestOrigin struct {
+	scheme, host, port string
+}
+
+// parseRequestOrigin reports whether s is an origin exactly as a browser
+// serializes one, and returns its parts.
+func parseRequestOrigin(s string) (requestOrigin, bool) {
+	var o requestOrigin
+	if len(s) > maxOriginLen {
+		return o, false
+	}
+	i := strings.Index(s, "://")
+	if i <= 0 || i > maxSchemeLen || !validScheme(s[:i], false) {
+		return o, false
+	}
+	o.scheme, s = s[:i], s[i+3:]
+	var ok bool
+	if o.host, o.port, ok = splitHostPort(s); !ok {
+		return o, false
+	}
+	if o.port != "" && (!validPort(o.port) || o.port == defaultPort(o.scheme)) {
+		return o, false
+	}
+	if !validHost(o.host) {
+		return o, false
+	}
+	return o, true
+}
+
+// validScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, "+", "-" or ".". Browsers serialize schemes in lower case, so
+// upper case is accepted only in configuration, where it is folded.
+func validScheme(s string, upperOK bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+		case 'A' <= c && c <= 'Z' && upperOK:
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// splitHostPort splits "host", "host:port", "[v6]" or "[v6]:port". It
+// reports false for anything else, including a path or a second colon.
+func splitHostPort(s string) (host, port string, ok bool) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", "", false
+		}
+		host, s = s[:end+1], s[end+1:]
+		if s == "" {
+			return host, "", true
+		}
+		if s[0] != ':' {
+			return "", "", false
+		}
+		return host, s[1:], s[1:] != ""
+	}
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return s, "", true
+	}
+	return s[:i], s[i+1:], s[i+1:] != ""
+}
+
+// validPort reports whether s is a port as browsers serialize it: decimal,
+// no leading zero, at most 65535.
+func validPort(s string) bool {
+	if len(s) == 0 || len(s) > 5 || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n <= 65535
+}
+
+func defaultPort(scheme string) string {
+	switch scheme {
+	case "http", "ws":
+		return "80"
+	case "https", "wss":
+		return "443"
+	}
+	return ""
+}
+
+// validHost reports whether h is a host as a browser serializes it: a
+// bracketed IPv6 address in its canonical form, a dotted-quad IPv4 address,
+// or a domain of lower-case letters, digits, "-" and "_" whose labels are
+// 1 to 63 bytes long, with no trailing dot.
+func validHost(h string) bool {
+	if len(h) == 0 || len(h) > maxHostLen {
+		return false
+	}
+	if h[0] == '[' {
+		return validIPv6Literal(h)
+	}
+	label := 0
+	lastStart := 0
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			label++
+			if label > maxLabelLen {
+				return false
+			}
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+			lastStart = i + 1
+		default:
+			return false
+		}
+	}
+	if label == 0 { // empty last label: a trailing dot
+		return false
+	}
+	// A host whose last label is a number is an IPv4 address to a browser,
+	// which serializes it as a canonical dotted quad.
+	if last := h[lastStart:]; isNumericLabel(last) {
+		a, err := netip.ParseAddr(h)
+		return err == nil && a.Is4()
+	}
+	return true
+}
+
+// isNumericLabel reports whether the URL standard would treat a host ending
+// in label as an IPv4 address: decimal digits, or "0x" followed by hex.
+func isNumericLabel(label string) bool {
+	if strings.HasPrefix(label, "0x") {
+		for i := 2; i < len(label); i++ {
+			c := label[i]
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(label); i++ {
+		if label[i] < '0' || label[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validIPv6Literal reports whether h is "[addr]" with addr in the canonical
+// form of RFC 5952, as browsers serialize it.
+func validIPv6Literal(h string) bool {
+	if len(h) < 4 || h[len(h)-1] != ']' {
+		return false
+	}
+	inner := h[1 : len(h)-1]
+	a, err := netip.ParseAddr(inner)
+	if err != nil || !a.Is6() || a.Zone() != "" {
+		return false
+	}
+	var buf [64]byte
+	return string(a.AppendTo(buf[:0])) == inner
+}
+
+// originPattern is one configured origin after normalization.
+type originPattern struct {
+	scheme string
+	// host is the exact host, or for a subdomain pattern the domain below
+	// which any subdomain matches.
+	host       string
+	subdomains bool
+	// port is "" for the scheme's default port (or none), or a decimal port.
+	port    string
+	anyPort bool
+}
+
+func (p originPattern) String() string {
+	var b strings.Builder
+	b.WriteString(p.scheme)
+	b.WriteString("://")
+	if p.subdomains {
+		b.WriteString("*.")
+	}
+	b.WriteString(p.host)
+	switch {
+	case p.anyPort:
+		b.WriteString(":*")
+	case p.port != "":
+		b.WriteString(":")
+		b.WriteString(p.port)
+	}
+	return b.String()
+}
+
+// parseOriginPattern parses and normalizes one configured origin (other than
+// "*" and "null"). Its errors say what to write instead.
+func parseOriginPattern(s string) (originPattern, error) {
+	var p originPattern
+	i := strings.Index(s, "://")
+	if i < 0 {
+		if strings.ContainsAny(s, ":/") || s == "" {
+			return p, fmt.Errorf("%q is not an origin: write scheme://host[:port], e.g. https://app.example.com", s)
+		}
+		return p, fmt.Errorf("%q has no scheme: write %q (or http:// for a plain-HTTP site)", s, "https://"+strings.ToLower(s))
+	}
+	scheme := s[:i]
+	if !validScheme(scheme, true) || len(scheme) > maxSchemeLen {
+		return p, fmt.Errorf("%q has an invalid scheme %q: write scheme://host[:port], e.g. https://app.example.com", s, scheme)
+	}
+	p.scheme = strings.ToLower(scheme)
+	if p.scheme == "file" {
+		return p, fmt.Errorf("%q: browsers send the origin of file:// pages as \"null\", which any sandboxed page can send too; serve the page over http://localhost instead", s)
+	}
+	rest := s[i+3:]
+
+	// Whatever follows the authority is not part of an origin. Work out the
+	// corrected origin first, so every error below can show it.
+	authority := rest
+	var extra string
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		authority, extra = rest[:j], rest[j:]
+	}
+	var userinfo bool
+	if j := strings.LastIndexByte(authority, '@'); j >= 0 {
+		authority, userinfo = authority[j+1:], true
+	}
+	host, port, ok := splitHostPort(authority)
+	if !ok {
+		return p, fmt.Errorf("%q has an invalid port: write scheme://host[:port] with a port from 1 to 65535, or :* for any port", s)
+	}
+	if err := p.setHost(host); err != nil {
+		return p, fmt.Errorf("%q: %v", s, err)
+	}
+	if err := p.setPort(port); err != nil {
+		return p, fmt.Errorf("%q: %v", s, err)
+	}
+	switch {
+	case userinfo:
+		return p, fmt.Errorf("%q: an origin has no user name or password; write %q", s, p.String())
+	case extra == "/":
+		return p, fmt.Errorf("%q: an origin has no trailing slash; write %q", s, p.String())
+	case extra != "":
+		return p, fmt.Errorf("%q: an origin has no path, query or fragment; write %q", s, p.String())
+	}
+	return p, nil
+}
+
+func (p *originPattern) setHost(host string) error {
+	if strings.HasPrefix(host, "*.") {
+		p.subdomains = true
+		host = host[2:]
+	}
+	if strings.Contains(host, "*") {
+		return fmt.Errorf("a wildcard may only stand as the first label of the host, as in https://*.example.com, or as the port, as in http://localhost:*")
+	}
+	if strings.HasSuffix(host, ".") && host != "." {
+		return fmt.Errorf("the host has a trailing dot, which browsers keep in the origin; write it without: %q", strings.TrimSuffix(host, "."))
+	}
+	if strings.HasPrefix(host, "[") {
+		a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+		if err != nil || !a.Is6() || a.Zone() != "" || !strings.HasSuffix(host, "]") {
+			return fmt.Errorf("%q is not an IPv6 address; write it in brackets, e.g. http://[::1]:8080", host)
+		}
+		if p.subdomains {
+			return fmt.Errorf("an IP address has no subdomains; remove the \"*.\"")
+		}
+		p.host = "[" + a.String() + "]"
+		return nil
+	}
+	ascii := strings.ToLower(host)
+	if !isASCII(host) {
+		var err error
+		if ascii, err = idna.Lookup.ToASCII(host); err != nil {
+			return fmt.Errorf("%q is not a valid international host name: %v", host, err)
+		}
+	}
+	if !validHost(ascii) {
+		return fmt.Errorf("%q is not a valid host name: use letters, digits, \"-\" and dots, with no empty label", host)
+	}
+	if p.subdomains {
+		if _, err := netip.ParseAddr(ascii); err == nil {
+			return fmt.Errorf("an IP address has no subdomains; remove the \"*.\"")
+		}
+	}
+	p.host = ascii
+	return nil
+}
+
+func (p *originPattern) setPort(port string) error {
+	switch {
+	case port == "":
+		return nil
+	case port == "*":
+		p.anyPort = true
+		return nil
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
+		return fmt.Errorf("%q is not a port: write a port from 1 to 65535, or * for any port", port)
+	}
+	p.port = strconv.Itoa(n)
+	if p.port == defaultPort(p.scheme) {
+		p.port = "" // browsers never send the default port
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// onPublicSuffix reports whether a subdomain pattern would match the sites of
+// unrelated owners, as https://*.com or https://*.github.io would.
+func (p originPattern) onPublicSuffix() bool {
+	if !p.subdomains || p.host == "localhost" {
+		return false
+	}
+	suffix, _ := publicsuffix.PublicSuffix(p.host)
+	return suffix == p.host
+}
+
+// isLoopback reports whether the pattern names only this machine, where a
+// network attacker cannot impersonate a plain-HTTP origin.
+func (p originPattern) isLoopback() bool {
+	if p.host == "localhost" || strings.HasSuffix(p.host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(p.host, "[]"))
+	return err == nil && a.IsLoopback()
+}
+
+// originMatcher decides whether a request's Origin is allowed.
+type originMatcher struct {
+	any  bool // the policy allows every origin
+	null bool // the literal origin "null" is allowed
+
+	// exact holds origins with an exact host and port, in their serialized
+	// form, so that a well-formed Origin needs a single lookup.
+	exact map[string]struct{}
+	// hosts holds the rest: exact hosts with any port, and subdomain patterns.
+	hosts map[hostKey][]portRule
+
+	regexps []*regexp.Regexp
+}
+
+type hostKey struct {
+	scheme, host string
+	subdomains   bool
+}
+
+type portRule struct {
+	port    string
+	anyPort bool
+}
+
+func (m *originMatcher) add(p originPattern) {
+	if !p.subdomains && !p.anyPort {
+		if m.exact == nil {
+			m.exact = make(map[string]struct{})
+		}
+		m.exact[p.String()] = struct{}{}
+		return
+	}
+	if m.hosts == nil {
+		m.hosts = make(map[hostKey][]portRule)
+	}
+	k := hostKey{p.scheme, p.host, p.subdomains}
+	m.hosts[k] = append(m.hosts[k], portRule{p.port, p.anyPort})
+}
+
+// match reports whether origin, the whole value of the request's single
+// Origin header, is allowed.
+func (m *originMatcher) match(origin string) bool {
+	if m.any {
+		return true
+	}
+	if origin == "null" {
+		return m.null
+	}
+	o, ok := parseRequestOrigin(origin)
+	if !ok {
+		return false
+	}
+	if _, ok := m.exact[origin]; ok {
+		return true
+	}
+	if m.hosts != nil {
+		if m.portMatch(hostKey{o.scheme, o.host, false}, o.port) {
+			return true
+		}
+		// Try every parent domain of the host, so that a.b.example.com is
+		// looked up as b.example.com and example.com: never the host itself,
+		// hence never the apex of a pattern.
+		for i := 0; i < len(o.host); i++ {
+			if o.host[i] == '.' && m.portMatch(hostKey{o.scheme, o.host[i+1:], true}, o.port) {
+				return true
+			}
+		}
+	}
+	for _, re := range m.regexps {
+		if re.MatchString(origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *originMatcher) portMatch(k hostKey, port string) bool {
+	for _, r := range m.hosts[k] {
+		if r.anyPort || r.port == port {
+			return true
+		}
+	}
+	return false
+}
