@@ -366,6 +366,7 @@ type siteVars struct {
 	APIPort    int
 	Backend    string // host:port of serveBackend
 	Dead       string // host:port where nothing listens
+	Dir        string // the scenario's own temporary directory
 	User, Hash string // basic_auth credentials
 }
 
@@ -471,6 +472,7 @@ func (sc scenario) run(t *testing.T) {
 		APIPort: freePort(),
 		Backend: strings.TrimPrefix(backendURL, "http://"),
 		Dead:    deadAddr,
+		Dir:     dir,
 		User:    authUser,
 		Hash:    authHash,
 	}
@@ -643,42 +645,68 @@ func readAccessLog(path string) ([]accessEntry, error) {
 	return entries, sc.Err()
 }
 
-// runInPage opens pageURL in a new browser context (a fresh profile in
-// memory: no cookies, HTTP cache or preflight cache from other scenarios),
-// runs js there and returns the outcomes and the console messages.
-func runInPage(browser context.Context, pageURL, apiOrigin, js string, waitConsole bool) ([]outcome, []string, error) {
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
-	defer cancelTimeout()
+// tab is a page open in its own browser context: a fresh profile in memory,
+// with no cookies, HTTP cache or preflight cache from other scenarios. It
+// records what the page writes to the console (console API calls and the
+// browser's own log entries, where CORS errors go).
+type tab struct {
+	ctx    context.Context
+	cancel func()
 
-	var (
-		mu       sync.Mutex
-		messages []string
-		done     = make(chan struct{})
-	)
+	mu       sync.Mutex
+	messages []string
+}
+
+func openTab(browser context.Context, pageURL string) (*tab, error) {
+	ctx, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
+	tb := &tab{ctx: ctx, cancel: func() { cancelTimeout(); cancelTab() }}
 	// Console subscribes at once, so no message of the navigation is lost.
 	console := chromedp.Console(ctx)
 	go func() {
-		defer close(done)
 		for m, err := range console {
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			messages = append(messages, m.Text)
-			mu.Unlock()
+			tb.mu.Lock()
+			tb.messages = append(tb.messages, m.Text)
+			tb.mu.Unlock()
 		}
 	}()
-	snapshot := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(messages)
-	}
-
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
-		return nil, snapshot(), fmt.Errorf("opening %s: %w", pageURL, err)
+		tb.cancel()
+		return nil, fmt.Errorf("opening %s: %w", pageURL, err)
 	}
+	return tb, nil
+}
+
+func (tb *tab) console() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return slices.Clone(tb.messages)
+}
+
+// waitConsole waits a little for a message that contains substr: the browser
+// reports a refused CORS check to the console shortly after the script sees
+// the network error.
+func (tb *tab) waitConsole(substr string) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, m := range tb.console() {
+			if strings.Contains(m, substr) {
+				return
+			}
+		}
+	}
+}
+
+// runInPage opens pageURL, runs js there and returns the outcomes and the
+// console messages.
+func runInPage(browser context.Context, pageURL, apiOrigin, js string, waitConsole bool) ([]outcome, []string, error) {
+	tb, err := openTab(browser, pageURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tb.cancel()
 	expr := fmt.Sprintf(`(async () => {
 const API = %s;
 const r = await (async () => {
@@ -686,25 +714,12 @@ const r = await (async () => {
 })();
 return Array.isArray(r) ? r : [r];
 })()`, strconv.Quote(apiOrigin), js)
-	results, err := chromedp.Run(ctx, chromedp.Evaluate[[]outcome](expr, chromedp.EvalAwaitPromise))
+	results, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]outcome](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
-		return nil, snapshot(), err
+		return nil, tb.console(), err
 	}
 	if waitConsole {
-		// The browser reports a refused CORS check to the console shortly
-		// after the script sees the network error.
-		for deadline := time.Now().Add(2 * time.Second); !hasCORSMessage(snapshot()) && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-		}
+		tb.waitConsole("has been blocked by CORS policy")
 	}
-	return results, snapshot(), nil
-}
-
-func hasCORSMessage(msgs []string) bool {
-	for _, m := range msgs {
-		if strings.Contains(m, "has been blocked by CORS policy") {
-			return true
-		}
-	}
-	return false
+	return results, tb.console(), nil
 }
