@@ -20,6 +20,7 @@ const (
 // TestCORS proves in Chromium every row of DESIGN.md a browser can observe.
 // Each scenario is named after the behaviour it pins.
 func TestCORS(t *testing.T) {
+	needBrowser(t, false)
 	for _, sc := range corsScenarios {
 		t.Run(sc.name, sc.run)
 	}
@@ -621,6 +622,7 @@ var corsScenarios = []scenario{
 // Access-Control-Allow-Headers: * never covers Authorization, so the module
 // must name it whenever it allows it.
 func TestCORSStrictBrowser(t *testing.T) {
+	needBrowser(t, true)
 	for _, sc := range []scenario{
 		{
 			name: "allowed_headers * with Authorization listed allows Authorization",

@@ -118,6 +118,10 @@ func runMain(m *testing.M) int {
 	authHash = string(hash)
 
 	chromiumPath = findChromium()
+	if chromiumPath == "" && os.Getenv("CI") == "" {
+		// t.Skip messages show only with -v: say it once where it shows.
+		fmt.Fprintln(os.Stderr, "e2e: skipping: "+installHint)
+	}
 	if chromiumPath != "" {
 		var stop func()
 		browserCtx, stop, browserErr = startBrowser(tmp, "main")
@@ -652,15 +656,21 @@ func readAccessLog(path string) ([]accessEntry, error) {
 type tab struct {
 	ctx    context.Context
 	cancel func()
+	err    error // from making the browser context
 
 	mu       sync.Mutex
 	messages []string
 }
 
 func openTab(browser context.Context, pageURL string) (*tab, error) {
-	ctx, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
-	tb := &tab{ctx: ctx, cancel: func() { cancelTimeout(); cancelTab() }}
+	tb := takeTab(browser)
+	if tb.err != nil {
+		tb.cancel()
+		return nil, fmt.Errorf("opening a browser context: %w", tb.err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(tb.ctx, 45*time.Second)
+	cancelTab := tb.cancel
+	tb.ctx, tb.cancel = ctx, func() { cancelTimeout(); cancelTab() }
 	// Console subscribes at once, so no message of the navigation is lost.
 	console := chromedp.Console(ctx)
 	go func() {
@@ -678,6 +688,36 @@ func openTab(browser context.Context, pageURL string) (*tab, error) {
 		return nil, fmt.Errorf("opening %s: %w", pageURL, err)
 	}
 	return tb, nil
+}
+
+// A new browser context takes Chromium about a second to make, most of the
+// time of a scenario, so the next one is made while the current scenario
+// runs.
+var (
+	sparesMu sync.Mutex
+	spares   = map[context.Context]chan *tab{}
+)
+
+func takeTab(browser context.Context) *tab {
+	sparesMu.Lock()
+	next, ok := spares[browser]
+	if !ok {
+		next = makeTab(browser)
+	}
+	spares[browser] = makeTab(browser)
+	sparesMu.Unlock()
+	return <-next
+}
+
+func makeTab(browser context.Context) chan *tab {
+	ch := make(chan *tab, 1)
+	go func() {
+		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+		tb := &tab{ctx: ctx, cancel: cancel}
+		tb.err = chromedp.Do(ctx) // creates the context and its blank tab
+		ch <- tb
+	}()
+	return ch
 }
 
 func (tb *tab) console() []string {
