@@ -142,7 +142,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.PreflightStatus = n
 			pos["preflight_status"] = []tokenPos{{d.File(), d.Line()}}
 		default:
-			errorf("unknown subdirective %q: write one of origins, origin_regexp, methods, allowed_headers, exposed_headers, allow_credentials, max_age, allow_private_network, preflight_passthrough, preflight_status", sub)
+			errorf("unknown subdirective %q: %swrite one of %s", sub, didYouMean(sub), strings.Join(subdirectives, ", "))
 			d.RemainingArgs()
 		}
 	}
@@ -161,6 +161,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		errs = append(errs, at.errorf("cors: %s: %s", p.field, p.msg))
 	}
 	return errors.Join(errs...)
+}
+
+var subdirectives = []string{
+	"origins", "origin_regexp", "methods", "allowed_headers", "exposed_headers",
+	"allow_credentials", "max_age", "allow_private_network", "preflight_passthrough", "preflight_status",
+}
+
+// didYouMean suggests the subdirective a typo most likely meant: other
+// servers' spellings (max-age, allow-credentials) and singular forms.
+func didYouMean(sub string) string {
+	s := strings.ToLower(strings.ReplaceAll(sub, "-", "_"))
+	for _, known := range subdirectives {
+		if s == known || s+"s" == known || strings.TrimPrefix(s, "access_control_") == known ||
+			s == strings.TrimSuffix(known, "s") || s == strings.TrimPrefix(known, "allow_") {
+			return "did you mean " + known + "? "
+		}
+	}
+	return ""
 }
 
 // singleValued lists the subdirectives that may be given only once.

@@ -272,6 +272,9 @@ func parseOriginPattern(s string) (originPattern, error) {
 		authority, userinfo = authority[j+1:], true
 	}
 	host, port, ok := splitHostPort(authority)
+	if !ok && strings.HasPrefix(authority, "[") && !strings.Contains(authority, "]") {
+		return p, fmt.Errorf("%q: %q is not an IPv6 address; write it in brackets, e.g. http://[::1]:8080", s, authority)
+	}
 	if !ok {
 		return p, fmt.Errorf("%q has an invalid port: write scheme://host[:port] with a port from 1 to 65535, or :* for any port", s)
 	}

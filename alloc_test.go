@@ -1,0 +1,127 @@
+package cors
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// discardWriter is a ResponseWriter that keeps one header map across
+// requests (cleared, not reallocated), so that only the handler's own
+// allocations are counted.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+var nopNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusOK)
+	return nil
+})
+
+// allocCase is a request the handler serves, for allocation tests and
+// benchmarks alike.
+type allocCase struct {
+	name   string
+	method string
+	header http.Header
+}
+
+var benchPolicy = Handler{
+	Origins:        []string{"https://app.example.com", "https://*.example.org"},
+	Methods:        []string{"GET", "POST", "PUT", "DELETE"},
+	AllowedHeaders: []string{"Content-Type", "Authorization", "X-Request-Id"},
+	ExposedHeaders: []string{"X-Total-Count"},
+	MaxAge:         maxAge(600e9),
+}
+
+var allocCases = []struct {
+	allocCase
+	maxAllocs float64
+}{
+	{allocCase{"NonCORS", "GET", http.Header{}}, 1},
+	{allocCase{"AllowedActual", "GET", from("https://app.example.com")}, 1},
+	{allocCase{"RefusedActual", "GET", from("https://evil.example.net")}, 1},
+	{allocCase{"AllowedPreflight", "OPTIONS", pre("https://a.example.org", "PUT", "Access-Control-Request-Headers", "content-type,authorization")}, 1},
+	{allocCase{"PreflightRefusedByOrigin", "OPTIONS", pre("https://evil.example.net", "PUT")}, 1},
+	{allocCase{"PreflightRefusedByMethod", "OPTIONS", pre("https://app.example.com", "PATCH")}, 1},
+	{allocCase{"PreflightRefusedByHeader", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "x-other")}, 1},
+	{allocCase{"HostileRequestHeaders", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", strings.Repeat("a,", 1<<19))}, 1},
+	{allocCase{"HostileOrigin", "OPTIONS", pre("https://"+strings.Repeat("a.", 32<<10)+"example.org", "PUT")}, 1},
+}
+
+func infoLogger() *zap.Logger {
+	core, _ := observer.New(zapcore.InfoLevel)
+	return zap.New(core)
+}
+
+// TestRefusalsAreLoggedAtDebugLevel pins that each refusal says why, and
+// only at debug level.
+func TestRefusalsAreLoggedAtDebugLevel(t *testing.T) {
+	h := provisioned(t, benchPolicy)
+	core, logs := observer.New(zapcore.DebugLevel)
+	h.logger = zap.New(core)
+	for _, tc := range allocCases {
+		req := httptest.NewRequest(tc.method, "/", nil)
+		req.Header = tc.header
+		h.ServeHTTP(httptest.NewRecorder(), req, nopNext)
+	}
+	var got []string
+	for _, e := range logs.All() {
+		if e.Level != zapcore.DebugLevel {
+			t.Errorf("logged at %v: %s", e.Level, e.Message)
+		}
+		f := e.ContextMap()
+		line := fmt.Sprintf("%v %v %v", f["kind"], f["refused"], f[fmt.Sprint(f["refused"])])
+		if len(line) > 300 {
+			t.Errorf("log line of %d bytes: hostile values must be truncated", len(line))
+		}
+		got = append(got, line[:min(len(line), 60)])
+	}
+	want := []string{
+		"actual origin [https://evil.example.net]",
+		"preflight origin [https://evil.example.net]",
+		"preflight method PATCH",
+		"preflight header x-other",
+		"preflight header " + strings.Repeat("a,", 32),
+		"preflight origin [https://a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.",
+	}
+	for i := range want {
+		want[i] = want[i][:min(len(want[i]), 60)]
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("debug log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestAllocations pins what a request costs the garbage collector: one
+// allocation, which holds the response writer wrapper and every header value
+// the request adds, whatever the request and however hostile.
+func TestAllocations(t *testing.T) {
+	h := provisioned(t, benchPolicy)
+	h.logger = infoLogger() // refusals are logged at debug level, which costs nothing when off
+	for _, tc := range allocCases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "/", nil)
+			req.Header = tc.header
+			w := &discardWriter{h: make(http.Header)}
+			got := testing.AllocsPerRun(100, func() {
+				clear(w.h)
+				h.ServeHTTP(w, req, nopNext)
+			})
+			if got > tc.maxAllocs {
+				t.Errorf("%s: %v allocations per request, want at most %v", tc.name, got, tc.maxAllocs)
+			}
+		})
+	}
+}

@@ -1,0 +1,114 @@
+package cors
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "cors",
+		Usage: "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>]",
+		Short: "Explains the CORS errors a browser would report",
+		Long: `
+Tools for Cross-Origin Resource Sharing, from the http.handlers.cors module.
+
+'caddy cors check' makes the requests a browser makes for one fetch() call
+from a page at --origin, applies the browser's checks (Fetch standard, as
+Chromium implements them) and prints each step: the requests sent, the CORS
+headers received, the verdict, the message the browser console would show,
+and what to change on the server. It works against any HTTP server.
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			check := &cobra.Command{
+				Use:   "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>]",
+				Short: "Replays a cross-origin fetch() as a browser would and explains the verdict",
+				Long: `
+Replays fetch(<url>, {method, headers, credentials, body}) as a browser would
+for a page at --origin:
+
+1. decides whether the browser sends a CORS preflight (a method other than
+   GET, HEAD and POST, or a request header that is not CORS-safelisted);
+2. sends the preflight exactly as Chromium does (OPTIONS, Origin,
+   Access-Control-Request-Method, Access-Control-Request-Headers; no
+   credentials; redirects refused) and checks the answer;
+3. sends the actual request and checks the answer, following redirects the
+   way a CORS fetch does;
+4. lists the response headers the script can read.
+
+The actual request is really sent, as the browser would send it: with
+--method DELETE the server deletes. No cookies are sent: --credentials makes
+the checks those of credentials: "include".
+
+--header may be repeated; --body-type sets the Content-Type of a body (the
+method then defaults to POST).
+
+Exit status: 0 when the browser lets the script read the response, 1 when it
+blocks it, 2 on bad usage or a network error.
+`,
+				Example: `  $ caddy cors check https://api.example.com/items --origin https://app.example.com
+  $ caddy cors check https://api.example.com/items/7 --origin https://app.example.com --method DELETE --credentials
+  $ caddy cors check https://api.example.com/items --origin https://app.example.com --body-type application/json --header 'Authorization: Bearer x'`,
+				RunE: cmdCheck,
+			}
+			check.Flags().String("origin", "", "Origin of the page making the request, e.g. https://app.example.com (required)")
+			check.Flags().String("method", "", "Request method (default GET, or POST with --body-type)")
+			check.Flags().StringArray("header", nil, "Request header set by the script, 'Name: value' (repeatable)")
+			check.Flags().Bool("credentials", false, "Check as fetch() with credentials: \"include\"")
+			check.Flags().String("body-type", "", "Content-Type of the request body; implies a body")
+			check.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+				return cmdCheckExit(cmd, nil, checkExitError, err)
+			})
+			cmd.AddCommand(check)
+		},
+	})
+}
+
+// cmdCheckBlocked ends the process with status 1 without printing anything
+// more: the report already says why. caddycmd.Main exits 1 on any error.
+var cmdCheckBlocked = errors.New("a browser would block this request")
+
+// cmdCheck is the cobra front of checkRun.
+func cmdCheck(cmd *cobra.Command, args []string) error {
+	fl := cmd.Flags()
+	in := checkRequest{}
+	in.Origin, _ = fl.GetString("origin")
+	in.Method, _ = fl.GetString("method")
+	in.Headers, _ = fl.GetStringArray("header")
+	in.Credentials, _ = fl.GetBool("credentials")
+	in.BodyType, _ = fl.GetString("body-type")
+	switch len(args) {
+	case 0:
+	case 1:
+		in.URL = args[0]
+	default:
+		return cmdCheckExit(cmd, args, checkExitError, errors.New("one URL only: caddy cors check <url> --origin <origin>"))
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	code, err := checkRun(cmd.Context(), client, cmd.OutOrStdout(), in)
+	return cmdCheckExit(cmd, args, code, err)
+}
+
+// cmdCheckExit turns an exit status into what caddycmd.Main understands:
+// nil for 0, a silent error for 1, and for 2 the error caddycmd builds
+// itself, the only way to make Main exit with a status other than 0 or 1.
+func cmdCheckExit(cmd *cobra.Command, args []string, code int, err error) error {
+	switch code {
+	case checkExitAllowed:
+		return nil
+	case checkExitBlocked:
+		cmd.SilenceErrors = true
+		return cmdCheckBlocked
+	}
+	if err == nil {
+		err = errors.New("check failed")
+	}
+	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) {
+		return code, err
+	})(cmd, args)
+}

@@ -1,0 +1,409 @@
+package cors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// provisioned returns h provisioned as Caddy would, failing the test on a
+// configuration error.
+func provisioned(t testing.TB, h Handler) *Handler {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := h.Provision(ctx); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	return &h
+}
+
+func dur(d string) *caddy.Duration {
+	v, err := caddy.ParseDuration(d)
+	if err != nil {
+		panic(err)
+	}
+	cd := caddy.Duration(v)
+	return &cd
+}
+
+// responseHeaders are the headers the handler's decision shows in; each test
+// case states all of them, so an unexpected one fails the test.
+var responseHeaders = append(ownedHeaders[:], "Vary")
+
+type corsCase struct {
+	name   string
+	config Handler
+	method string
+	header http.Header // request headers
+	// next handler behaviour: headers it adds with Add, as reverse_proxy
+	// copies an upstream's headers, and headers it sets in place.
+	nextAdds http.Header
+	nextErr  error
+	// before holds response headers set by handlers that ran before cors.
+	before http.Header
+
+	wantStatus int
+	wantNext   bool
+	want       http.Header // every CORS response header and Vary
+}
+
+const (
+	origin      = "https://app.example.com"
+	otherOrigin = "https://evil.example.net"
+)
+
+func pre(o, method string, more ...string) http.Header {
+	h := http.Header{"Origin": {o}, "Access-Control-Request-Method": {method}}
+	for i := 0; i+1 < len(more); i += 2 {
+		h[http.CanonicalHeaderKey(more[i])] = append(h[http.CanonicalHeaderKey(more[i])], more[i+1])
+	}
+	return h
+}
+
+func from(o string) http.Header { return http.Header{"Origin": {o}} }
+
+var varyPreflight = []string{"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}
+
+func TestServeHTTP(t *testing.T) {
+	exact := Handler{Origins: []string{origin}}
+	creds := Handler{Origins: []string{origin}, AllowCredentials: true}
+	anyOrigin := Handler{}
+	tests := []corsCase{
+		// Requests without Origin.
+		{name: "NonCORSRequestGetsOnlyVaryOrigin", config: exact, method: "GET",
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+		{name: "NonCORSRequestWithAnyOriginPolicyGetsWildcardAndNoVary", config: Handler{ExposedHeaders: []string{"X-Total"}}, method: "GET",
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Expose-Headers": {"X-Total"}}},
+		{name: "OptionsWithoutOriginIsPassedOn", config: exact, method: "OPTIONS",
+			header:     http.Header{"Access-Control-Request-Method": {"PUT"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+
+		// Actual requests.
+		{name: "AllowedActualRequest", config: Handler{Origins: []string{origin}, ExposedHeaders: []string{"X-Request-Id", "X-Total"}}, method: "GET", header: from(origin),
+			wantStatus: 200, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":   {origin},
+				"Access-Control-Expose-Headers": {"X-Request-Id, X-Total"},
+				"Vary":                          {"Origin"}}},
+		{name: "RefusedActualRequestIsServedWithoutCORSHeaders", config: exact, method: "POST", header: from(otherOrigin),
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+		{name: "ActualRequestsAreNeverFilteredByMethod", config: exact, method: "DELETE", header: from(origin),
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Origin"}}},
+		{name: "TwoOriginLinesMatchNothing", config: exact, method: "GET", header: http.Header{"Origin": {origin, origin}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+		{name: "CredentialsOnActualRequest", config: creds, method: "GET", header: from(origin),
+			wantStatus: 200, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Vary":                             {"Origin"}}},
+		{name: "AnyOriginPolicySendsWildcardNotTheOrigin", config: anyOrigin, method: "GET", header: from(otherOrigin),
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {"*"}}},
+		{name: "ExplicitStarIsAnyOrigin", config: Handler{Origins: []string{"*"}}, method: "GET", header: from("null"),
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {"*"}}},
+		{name: "OptionsWithoutRequestMethodIsAnActualRequest", config: exact, method: "OPTIONS", header: from(origin),
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Origin"}}},
+		{name: "OptionsWithEmptyRequestMethodIsAnActualRequest", config: exact, method: "OPTIONS", header: pre(origin, ""),
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Origin"}}},
+
+		// Preflights.
+		{name: "AllowedPreflightIsAnsweredWithoutTheNextHandler",
+			config: Handler{Origins: []string{origin}, Methods: []string{"PUT", "DELETE"}, AllowedHeaders: []string{"Content-Type", "X-Api-Key"}, MaxAge: dur("10m"), ExposedHeaders: []string{"X-Total"}},
+			method: "OPTIONS", header: pre(origin, "PUT", "Access-Control-Request-Headers", "content-type,x-api-key"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PUT, DELETE"},
+				"Access-Control-Allow-Headers": {"Content-Type, X-Api-Key"},
+				"Access-Control-Max-Age":       {"600"},
+				"Vary":                         varyPreflight}},
+		{name: "PreflightFromRefusedOriginIsBare403", config: Handler{Origins: []string{origin}, AllowCredentials: true, MaxAge: dur("1m")},
+			method: "OPTIONS", header: pre(otherOrigin, "PUT"),
+			wantStatus: 403, want: http.Header{"Vary": varyPreflight}},
+		{name: "PreflightWithRefusedMethodListsTheAllowedMethods", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
+			method: "OPTIONS", header: pre(origin, "DELETE"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PUT"},
+				"Vary":                         varyPreflight}},
+		{name: "PreflightWithRefusedHeaderListsTheAllowedHeaders", config: Handler{Origins: []string{origin}, AllowCredentials: true},
+			method: "OPTIONS", header: pre(origin, "POST", "Access-Control-Request-Headers", "content-type,x-secret"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Access-Control-Allow-Methods":     {"GET, HEAD, POST"},
+				"Access-Control-Allow-Headers":     {"Accept, Content-Type, X-Requested-With"},
+				"Vary":                             varyPreflight}},
+		{name: "RefusedMethodWithWildcardMethodsNeverAnswersWildcard", config: Handler{Origins: []string{origin}, Methods: []string{"*"}, AllowedHeaders: []string{"X-A"}},
+			method: "OPTIONS", header: pre(origin, "PATCH", "Access-Control-Request-Headers", "x-b"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PATCH"},
+				"Access-Control-Allow-Headers": {"X-A"},
+				"Vary":                         varyPreflight}},
+		{name: "SafelistedMethodPreflightWithoutHeadersSucceeds", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
+			method: "OPTIONS", header: pre(origin, "POST"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PUT"},
+				"Vary":                         varyPreflight}},
+		{name: "MethodsAreCaseSensitive", config: Handler{Origins: []string{origin}, Methods: []string{"PATCH"}},
+			method: "OPTIONS", header: pre(origin, "patch"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PATCH"},
+				"Vary":                         varyPreflight}},
+		{name: "PreflightWithTwoRequestMethodLinesIsRefused", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
+			method: "OPTIONS", header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"PUT", "PUT"}},
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PUT"},
+				"Vary":                         varyPreflight}},
+		{name: "CredentialedPreflightNamesMethodAndHeadersLiterally",
+			config: Handler{Origins: []string{origin}, AllowCredentials: true, Methods: []string{"*"}, AllowedHeaders: []string{"*"}},
+			method: "OPTIONS", header: pre(origin, "PATCH", "Access-Control-Request-Headers", "x-a, X-B"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Access-Control-Allow-Methods":     {"PATCH"},
+				"Access-Control-Allow-Headers":     {"x-a", "X-B"},
+				"Vary":                             varyPreflight}},
+		{name: "AnyOriginPreflightAnswersWildcardsWithoutVaryOrigin", config: Handler{Methods: []string{"*"}, AllowedHeaders: []string{"*"}},
+			method: "OPTIONS", header: pre(otherOrigin, "DELETE", "Access-Control-Request-Headers", "x-anything"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {"*"},
+				"Access-Control-Allow-Methods": {"*"},
+				"Access-Control-Allow-Headers": {"*"},
+				"Vary":                         {"Access-Control-Request-Method, Access-Control-Request-Headers"}}},
+		{name: "WildcardHeadersNeverCoverAuthorization", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"*"}},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization,x-a"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Access-Control-Allow-Headers": {"x-a"},
+				"Vary":                         varyPreflight}},
+		{name: "AuthorizationListedBesideWildcardIsNamed", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"*", "Authorization"}},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization,x-a"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Access-Control-Allow-Headers": {"*, Authorization"},
+				"Vary":                         varyPreflight}},
+		{name: "RequestHeadersAreReadLeniently", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"X-A", "X-B"}},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", " X-B ,, x-a", "Access-Control-Request-Headers", "x-b,"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Access-Control-Allow-Headers": {"X-A, X-B"},
+				"Vary":                         varyPreflight}},
+		{name: "MaxAgeZeroIsSent", config: Handler{Origins: []string{origin}, MaxAge: dur("0s")},
+			method: "OPTIONS", header: pre(origin, "GET"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Access-Control-Max-Age":       {"0"},
+				"Vary":                         varyPreflight}},
+		{name: "PreflightStatusIsConfigurable", config: Handler{Origins: []string{origin}, PreflightStatus: 200},
+			method: "OPTIONS", header: pre(origin, "GET"),
+			wantStatus: 200, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Vary":                         varyPreflight}},
+		{name: "PrivateNetworkIsAllowedWhenAsked", config: Handler{Origins: []string{origin}, AllowPrivateNetwork: true},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Private-Network", "true"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":          {origin},
+				"Access-Control-Allow-Methods":         {"GET, HEAD, POST"},
+				"Access-Control-Allow-Private-Network": {"true"},
+				"Vary":                                 {"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network"}}},
+		{name: "PrivateNetworkIsNotAnsweredUnasked", config: Handler{Origins: []string{origin}, AllowPrivateNetwork: true},
+			method: "OPTIONS", header: pre(origin, "GET"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Vary":                         {"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network"}}},
+		{name: "PrivateNetworkIsOptIn", config: exact,
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Private-Network", "true"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Vary":                         varyPreflight}},
+		{name: "PassthroughPreflightReachesNextHandlerWithHeaders", config: Handler{Origins: []string{origin}, PreflightPassthrough: true},
+			method: "OPTIONS", header: pre(origin, "GET"),
+			wantStatus: 200, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Vary":                         varyPreflight}},
+		{name: "PassthroughPreflightFromRefusedOriginGetsNoCORSHeaders", config: Handler{Origins: []string{origin}, PreflightPassthrough: true},
+			method: "OPTIONS", header: pre(otherOrigin, "GET"),
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": varyPreflight}},
+
+		// The module owns the CORS response headers.
+		{name: "UpstreamWildcardIsReplacedByTheAllowedOrigin", config: creds, method: "GET", header: from(origin),
+			nextAdds:   http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Allow-Credentials": {"true"}, "Access-Control-Allow-Methods": {"*"}},
+			wantStatus: 200, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Vary":                             {"Origin"}}},
+		{name: "UpstreamGrantIsRemovedForRefusedOrigin", config: exact, method: "GET", header: from(otherOrigin),
+			nextAdds:   http.Header{"Access-Control-Allow-Origin": {otherOrigin}, "Access-Control-Expose-Headers": {"X-Secret"}, "Access-Control-Max-Age": {"1"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+		{name: "UpstreamGrantIsRemovedWithoutOrigin", config: exact, method: "GET",
+			nextAdds:   http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Allow-Private-Network": {"true"}, "Access-Control-Allow-Headers": {"*"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+		{name: "UpstreamVaryOriginIsNotDuplicated", config: exact, method: "GET", header: from(origin),
+			nextAdds:   http.Header{"Vary": {"Accept-Encoding, origin"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Accept-Encoding", "Origin"}}},
+		{name: "UpstreamVaryIsMerged", config: exact, method: "GET", header: from(origin),
+			nextAdds:   http.Header{"Vary": {"Accept-Encoding"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Origin", "Accept-Encoding"}}},
+		{name: "EarlierVaryIsKept", config: exact, method: "GET", header: from(origin),
+			before:     http.Header{"Vary": {"Cookie"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Cookie", "Origin"}}},
+		{name: "VaryStarIsLeftAlone", config: exact, method: "GET", header: from(origin),
+			before:     http.Header{"Vary": {"*"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"*"}}},
+		{name: "AnyOriginPolicyAddsNoVaryOrigin", config: anyOrigin, method: "GET", header: from(origin),
+			nextAdds:   http.Header{"Vary": {"Accept-Encoding"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {"*"}, "Vary": {"Accept-Encoding"}}},
+		{name: "HeadersSurviveAnErrorFromTheNextHandler", config: creds, method: "GET", header: from(origin),
+			nextErr:    caddyhttp.Error(http.StatusBadGateway, errors.New("dial tcp: connection refused")),
+			wantStatus: 0, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Vary":                             {"Origin"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runCase(t, tt)
+		})
+	}
+}
+
+func runCase(t *testing.T, tt corsCase) {
+	t.Helper()
+	h := provisioned(t, tt.config)
+	req := httptest.NewRequest(tt.method, "http://api.example.com/resource", nil)
+	for k, v := range tt.header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	for k, v := range tt.before {
+		rec.Header()[k] = slices.Clone(v)
+	}
+	called := false
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		called = true
+		if tt.nextErr != nil {
+			return tt.nextErr
+		}
+		for k, vs := range tt.nextAdds {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		_, err := io.WriteString(w, "ok")
+		return err
+	})
+	err := h.ServeHTTP(rec, req, next)
+	if !errors.Is(err, tt.nextErr) {
+		t.Fatalf("ServeHTTP error = %v, want %v", err, tt.nextErr)
+	}
+	if called != tt.wantNext {
+		t.Errorf("next handler called = %v, want %v", called, tt.wantNext)
+	}
+	if tt.nextErr == nil && rec.Code != tt.wantStatus {
+		t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+	}
+	got := rec.Result().Header
+	if tt.nextErr != nil {
+		got = rec.Header() // nothing was written: Caddy's error path writes this map
+	}
+	for _, name := range responseHeaders {
+		if g, w := got[name], tt.want[name]; !slices.Equal(g, w) {
+			t.Errorf("%s = %q, want %q", name, g, w)
+		}
+	}
+}
+
+// TestHandlerNeverCallsNextForAnsweredPreflights pins that every preflight
+// the module answers, allowed or refused, stays away from the next handler:
+// a preflight carries no credentials, so auth and upstreams must not see it.
+func TestHandlerNeverCallsNextForAnsweredPreflights(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}, Methods: []string{"PUT"}})
+	for _, hdr := range []http.Header{
+		pre(origin, "PUT"), pre(origin, "DELETE"), pre(otherOrigin, "PUT"),
+		pre(origin, "PUT", "Access-Control-Request-Headers", "x-nope"),
+		pre(origin, "PUT", "Access-Control-Request-Headers", strings.Repeat("a,", 1<<19)),
+		{"Origin": {"https://app.example.com/"}, "Access-Control-Request-Method": {"PUT"}},
+	} {
+		req := httptest.NewRequest("OPTIONS", "/", nil)
+		req.Header = hdr
+		next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			t.Errorf("next handler called for preflight %v", hdr)
+			return nil
+		})
+		if err := h.ServeHTTP(httptest.NewRecorder(), req, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWriterEnforcesOnEveryWritePath pins that the decision is enforced
+// however the next handler writes its header: explicitly, implicitly with
+// Write, through ReadFrom (file_server's sendfile path), or with a flush.
+func TestWriterEnforcesOnEveryWritePath(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}})
+	writes := map[string]func(w http.ResponseWriter){
+		"WriteHeader": func(w http.ResponseWriter) { w.WriteHeader(http.StatusTeapot) },
+		"Write":       func(w http.ResponseWriter) { io.WriteString(w, "body") },
+		"ReadFrom":    func(w http.ResponseWriter) { w.(io.ReaderFrom).ReadFrom(strings.NewReader("body")) },
+		"Flush":       func(w http.ResponseWriter) { http.NewResponseController(w).Flush() },
+	}
+	for name, write := range writes {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Origin", origin)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+				write(w)
+				return nil
+			}))
+			if got := rec.Result().Header["Access-Control-Allow-Origin"]; !slices.Equal(got, []string{origin}) {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, origin)
+			}
+		})
+	}
+}
+
+// TestHeaderValuesAreNotShared pins that a later handler changing a header
+// value in place neither leaks into the decision for the next request nor
+// survives into its own response.
+func TestHeaderValuesAreNotShared(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}, ExposedHeaders: []string{"X-Total"}})
+	for range 2 {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header()["Access-Control-Expose-Headers"][0] = "X-Secret"
+			w.Header()["Vary"][0] = "Cookie"
+			w.WriteHeader(200)
+			return nil
+		}))
+		hdr := rec.Result().Header
+		if got := hdr["Access-Control-Expose-Headers"]; !slices.Equal(got, []string{"X-Total"}) {
+			t.Errorf("Access-Control-Expose-Headers = %q, want X-Total", got)
+		}
+		if got := hdr["Vary"]; !slices.Equal(got, []string{"Cookie", "Origin"}) {
+			t.Errorf("Vary = %q, want Cookie, Origin", got)
+		}
+	}
+}

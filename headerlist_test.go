@@ -1,0 +1,64 @@
+package cors
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHeaderSetCheck(t *testing.T) {
+	explicit := newHeaderSet([]string{"Content-Type", "X-Api-Key", "Authorization"})
+	wildcard := newHeaderSet([]string{"*"})
+	wildcardAuth := newHeaderSet([]string{"*", "Authorization"})
+	tests := []struct {
+		name          string
+		set           *headerSet
+		lines         []string
+		wantRequested bool
+		wantOK        bool
+		wantRefused   string
+	}{
+		{"NoHeaderRequested", &explicit, nil, false, true, ""},
+		{"OnlyEmptyElements", &explicit, []string{" , ,,"}, false, true, ""},
+		{"AsChromiumSendsIt", &explicit, []string{"authorization,content-type,x-api-key"}, true, true, ""},
+		{"AnyCaseAndOrder", &explicit, []string{"X-API-KEY, Content-type"}, true, true, ""},
+		{"SpacesTabsAndEmptyElements", &explicit, []string{" x-api-key\t,, ,content-type , "}, true, true, ""},
+		{"Duplicates", &explicit, []string{"x-api-key,x-api-key,X-Api-Key"}, true, true, ""},
+		{"SplitOverSeveralLines", &explicit, []string{"x-api-key", "content-type", ""}, true, true, ""},
+		{"UnlistedName", &explicit, []string{"content-type,x-other"}, true, false, "x-other"},
+		{"UnlistedNameOnSecondLine", &explicit, []string{"content-type", "x-other"}, true, false, "x-other"},
+		{"PrefixOfAListedName", &explicit, []string{"x-api"}, true, false, "x-api"},
+		{"ListedNameWithSuffix", &explicit, []string{"x-api-keys"}, true, false, "x-api-keys"},
+		{"NotAToken", &explicit, []string{"x-api key"}, true, false, "x-api key"},
+		{"NonASCIIFoldingIsNotCaseFolding", &explicit, []string{"x-api-\u212aey"}, true, false, "x-api-\u212aey"},
+		{"WildcardAllowsAnyToken", &wildcard, []string{"x-anything, x-else"}, true, true, ""},
+		{"WildcardDoesNotCoverAuthorization", &wildcard, []string{"x-a,AUTHORIZATION"}, true, false, "AUTHORIZATION"},
+		{"WildcardWithAuthorizationListed", &wildcardAuth, []string{"x-a,authorization"}, true, true, ""},
+		{"WildcardRefusesNonTokens", &wildcard, []string{"x-a,x\x00b"}, true, false, "x\x00b"},
+		{"TooManyLines", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines+1), "\n"), true, false, "x-api-key"},
+		{"LongerThanThePolicyCouldAllow", &explicit, []string{strings.Repeat("x-api-key,", 100)}, true, false, ""},
+		{"HostileMegabyteOfCommas", &explicit, []string{strings.Repeat(",", 1<<20)}, true, false, ""},
+		{"HostileMegabyteWithWildcard", &wildcard, []string{strings.Repeat("a,", 1<<19)}, true, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			requested, refused, ok := tt.set.check(tt.lines)
+			if requested != tt.wantRequested || ok != tt.wantOK {
+				t.Errorf("check(%.40q) = requested %v, ok %v; want %v, %v", tt.lines, requested, ok, tt.wantRequested, tt.wantOK)
+			}
+			if tt.wantRefused != "" && refused != tt.wantRefused {
+				t.Errorf("refused = %q, want %q", refused, tt.wantRefused)
+			}
+			if len(refused) > 64 {
+				t.Errorf("refused name is %d bytes: logs would carry the hostile value", len(refused))
+			}
+		})
+	}
+}
+
+func TestAllowedNamesListsOnlyAllowedNames(t *testing.T) {
+	s := newHeaderSet([]string{"*"})
+	got := s.allowedNames(nil, []string{"x-a, authorization", ",X-B"})
+	if strings.Join(got, "|") != "x-a|X-B" {
+		t.Errorf("allowedNames = %q, want [x-a X-B]", got)
+	}
+}
