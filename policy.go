@@ -59,14 +59,16 @@ func (s *methodSet) allows(m string) bool {
 	case http.MethodGet, http.MethodHead, http.MethodPost:
 		return true
 	}
-	if !isToken(m) {
-		return false
-	}
 	if s.any {
-		return true
+		// Caddy refuses request methods longer than 32 bytes; a longer
+		// requested one is refused before it is read.
+		return len(m) <= maxMethodLen && isToken(m)
 	}
 	return slices.Contains(s.list, m)
 }
+
+// maxMethodLen bounds the methods a wildcard policy allows.
+const maxMethodLen = 32
 
 // configProblem is one configuration error: the field at fault, the element
 // of a list field (or -1), and a message that says what to write instead.
