@@ -100,12 +100,11 @@ func (h *Handler) preflight(cw *corsWriter, r *http.Request, next caddyhttp.Hand
 		case methodOK:
 			cw.add(hAllowMethods, method)
 		}
-		if requested {
-			if !p.headers.any {
-				cw.add(hAllowHeaders, p.allowHeaders)
-			} else {
-				cw.addAllowedNames(&p.headers, acrh)
-			}
+		switch {
+		case !p.headers.any:
+			cw.add(hAllowHeaders, p.allowHeaders)
+		case requested:
+			cw.addAllowedNames(&p.headers, acrh)
 		}
 		if !methodOK {
 			h.refused(kindPreflight, resultMethod, origin, method)

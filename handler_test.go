@@ -131,6 +131,7 @@ func TestServeHTTP(t *testing.T) {
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
 				"Access-Control-Allow-Methods": {"PUT"},
+				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
 		{name: "PreflightWithRefusedHeaderListsTheAllowedHeaders", config: Handler{Origins: []string{origin}, AllowCredentials: true},
 			method: "OPTIONS", header: pre(origin, "POST", "Access-Control-Request-Headers", "content-type,x-secret"),
@@ -158,12 +159,14 @@ func TestServeHTTP(t *testing.T) {
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
 				"Access-Control-Allow-Methods": {"PATCH"},
+				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
 		{name: "PreflightWithTwoRequestMethodLinesIsRefused", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
 			method: "OPTIONS", header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"PUT", "PUT"}},
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
 				"Access-Control-Allow-Methods": {"PUT"},
+				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
 		{name: "CredentialedPreflightNamesMethodAndHeadersLiterally",
 			config: Handler{Origins: []string{origin}, AllowCredentials: true, Methods: []string{"*"}, AllowedHeaders: []string{"*"}},
