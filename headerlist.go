@@ -156,7 +156,13 @@ func nextListElement(list string) (elem, rest string) {
 	} else {
 		elem = list
 	}
-	return strings.Trim(elem, " \t"), rest
+	for elem != "" && (elem[0] == ' ' || elem[0] == '\t') {
+		elem = elem[1:]
+	}
+	for elem != "" && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
+		elem = elem[:len(elem)-1]
+	}
+	return elem, rest
 }
 
 // allows reports whether a single requested header name is allowed.
