@@ -6,6 +6,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,8 +58,9 @@ func TestCaddyfileAdapt(t *testing.T) {
 	}
 }
 
-// TestCaddyfileErrors pins that each mistake fails `caddy adapt` and `caddy
-// run` with the file, the line, the bad token and what to write instead.
+// TestCaddyfileErrors pins that each mistake fails `caddy adapt` and a real
+// Caddy's config load with the file, the line, the bad token and what to
+// write instead.
 func TestCaddyfileErrors(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -130,6 +133,18 @@ func TestCaddyfileErrors(t *testing.T) {
 					t.Errorf("error does not contain %q:\n%v", want, err)
 				}
 			}
+			// The same through a real Caddy's admin API, which answers
+			// with the error in JSON, after the global options block.
+			offset := strings.Count(caddyGlobals, "\n")
+			for _, want := range tt.want {
+				want = lineRE.ReplaceAllStringFunc(want, func(at string) string {
+					n, _ := strconv.Atoi(strings.TrimPrefix(at, "Caddyfile:"))
+					return "Caddyfile:" + strconv.Itoa(n+offset)
+				})
+				caddytest.AssertLoadError(t, caddyGlobals+input, "caddyfile", strings.ReplaceAll(want, `"`, `\"`))
+			}
 		})
 	}
 }
+
+var lineRE = regexp.MustCompile(`Caddyfile:\d+`)

@@ -206,36 +206,18 @@ func checkIsSafelistedHeader(name, value string) bool {
 	return checkSafelistReason(name, value) == ""
 }
 
-// checkIsTokenByte reports whether c may appear in an HTTP token.
-func checkIsTokenByte(c byte) bool {
-	return c < 0x80 && httpguts.IsTokenRune(rune(c))
-}
-
-// checkIsToken reports whether s is a non-empty HTTP token.
-func checkIsToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !checkIsTokenByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // checkMIMEEssence implements the part of WHATWG's "parse a MIME type" that
 // the safelist needs: the lower-cased type/subtype. Parameters never make the
 // parse fail, as in the standard.
 func checkMIMEEssence(v string) (string, bool) {
 	v = strings.Trim(v, " \t\r\n")
 	typ, rest, ok := strings.Cut(v, "/")
-	if !ok || !checkIsToken(typ) {
+	if !ok || !isToken(typ) {
 		return "", false
 	}
 	sub, _, _ := strings.Cut(rest, ";")
 	sub = strings.TrimRight(sub, " \t\r\n")
-	if !checkIsToken(sub) {
+	if !isToken(sub) {
 		return "", false
 	}
 	return strings.ToLower(typ + "/" + sub), true
@@ -312,12 +294,10 @@ func checkUnsafeHeaderReasons(headers []checkHeader) ([]string, map[string]strin
 // cannot set it, and the browser drops it silently from fetch().
 func checkIsForbiddenRequestHeader(name, value string) bool {
 	lower := strings.ToLower(name)
-	switch lower {
-	case "accept-charset", "accept-encoding", "access-control-request-headers",
-		"access-control-request-method", "connection", "content-length", "cookie",
-		"cookie2", "date", "dnt", "expect", "host", "keep-alive", "origin", "referer",
-		"set-cookie", "te", "trailer", "transfer-encoding", "upgrade", "via":
+	if forbiddenRequestHeader(lower) {
 		return true
+	}
+	switch lower {
 	case "x-http-method", "x-http-method-override", "x-method-override":
 		for m := range strings.SplitSeq(value, ",") {
 			switch strings.ToUpper(strings.Trim(m, " \t")) {
@@ -326,7 +306,7 @@ func checkIsForbiddenRequestHeader(name, value string) bool {
 			}
 		}
 	}
-	return strings.HasPrefix(lower, "proxy-") || strings.HasPrefix(lower, "sec-")
+	return false
 }
 
 // checkParseList extracts a comma-separated list of tokens the way Chromium
@@ -341,7 +321,7 @@ func checkParseList(values []string) ([]string, bool) {
 			if e == "" {
 				continue
 			}
-			if !checkIsToken(e) {
+			if !isToken(e) {
 				return nil, false
 			}
 			out = append(out, e)
@@ -617,7 +597,7 @@ func checkPrepare(in checkRequest) (*checkPlan, error) {
 			p.method = "POST"
 		}
 	}
-	if !checkIsToken(p.method) {
+	if !isToken(p.method) {
 		return nil, fmt.Errorf("bad --method %q: a method is an HTTP token", in.Method)
 	}
 	switch strings.ToUpper(p.method) {
@@ -634,7 +614,7 @@ func checkPrepare(in checkRequest) (*checkPlan, error) {
 	seen := make(map[string]int)
 	for _, raw := range in.Headers {
 		name, value, ok := strings.Cut(raw, ":")
-		if !ok || !checkIsToken(name) {
+		if !ok || !isToken(name) {
 			return nil, fmt.Errorf("bad --header %q: write 'Name: value'", raw)
 		}
 		value = strings.Trim(value, " \t\r\n") // Fetch normalizes header values

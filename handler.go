@@ -2,7 +2,10 @@ package cors
 
 import (
 	"io"
+	"math/bits"
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -17,34 +20,32 @@ import (
 // handler or an upstream replaced them.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	p := h.policy
-	cw := &corsWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	d := decision{p: p, vary: &p.varyActual}
 	origin := r.Header["Origin"]
 	if len(origin) == 0 {
 		// Not a CORS request. A policy of any origin still answers it with
 		// its fixed headers, so that a shared cache never keeps a copy
 		// without them; any other policy varies on Origin.
 		if p.origins.any {
-			cw.allowOrigin(p, "")
-			cw.exposeHeaders(p)
+			d.allowOrigin("")
+			d.exposeHeaders()
 		}
-		cw.vary = &p.varyActual
-		return cw.serve(next, r)
+		return d.serve(w, r, next)
 	}
 	allowed := len(origin) == 1 && p.origins.match(origin[0])
 	if r.Method == http.MethodOptions {
 		if acrm := r.Header["Access-Control-Request-Method"]; len(acrm) > 1 || len(acrm) == 1 && acrm[0] != "" {
-			return h.preflight(cw, r, next, origin, allowed, acrm)
+			return h.preflight(&d, w, r, next, origin, allowed, acrm)
 		}
 	}
-	cw.vary = &p.varyActual
 	if allowed {
-		cw.allowOrigin(p, origin[0])
-		cw.exposeHeaders(p)
+		d.allowOrigin(origin[0])
+		d.exposeHeaders()
 		h.metrics.count(kindActual, resultAllowed)
 	} else {
 		h.refused(kindActual, resultOrigin, origin, "")
 	}
-	return cw.serve(next, r)
+	return d.serve(w, r, next)
 }
 
 // preflight answers a CORS-preflight request (or, with preflight_passthrough,
@@ -52,59 +53,58 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // origin asking for a method or header the policy refuses gets an ok status
 // with the lists the policy does allow, never a wildcard, so that the
 // browser's console names exactly what was refused.
-func (h *Handler) preflight(cw *corsWriter, r *http.Request, next caddyhttp.Handler, origin []string, allowed bool, acrm []string) error {
+func (h *Handler) preflight(d *decision, w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, origin []string, allowed bool, acrm []string) error {
 	p := h.policy
-	cw.vary = &p.varyPreflight
+	d.vary = &p.varyPreflight
 	if !allowed {
 		h.refused(kindPreflight, resultOrigin, origin, "")
 		if p.passthrough {
-			return cw.serve(next, r)
+			return d.serve(w, r, next)
 		}
-		cw.apply(cw.Header())
-		cw.ResponseWriter.WriteHeader(http.StatusForbidden)
+		d.apply(w.Header())
+		w.WriteHeader(http.StatusForbidden)
 		return nil
 	}
-	cw.allowOrigin(p, origin[0])
+	d.allowOrigin(origin[0])
 	method := acrm[0]
 	methodOK := len(acrm) == 1 && p.methods.allows(method)
 	acrh := r.Header["Access-Control-Request-Headers"]
 	requested, refusedName, headersOK := p.headers.check(acrh)
 
 	if methodOK && headersOK {
-		if p.allowMethods != "" {
-			cw.add(hAllowMethods, p.allowMethods)
-		} else {
-			cw.add(hAllowMethods, method)
+		d.send(hAllowMethods)
+		if p.allowMethods == "" {
+			d.method = method
 		}
 		if requested {
-			if p.allowHeaders != "" {
-				cw.add(hAllowHeaders, p.allowHeaders)
+			if p.allowHeaders == "" {
+				d.listAllowedNames(acrh)
 			} else {
-				cw.addAllowedNames(&p.headers, acrh)
+				d.send(hAllowHeaders)
 			}
 		}
 		if p.maxAge != "" {
-			cw.add(hMaxAge, p.maxAge)
+			d.send(hMaxAge)
 		}
 		if p.privateNetwork {
 			if pna := r.Header["Access-Control-Request-Private-Network"]; len(pna) == 1 && pna[0] == "true" {
-				cw.add(hAllowPrivateNetwork, "true")
+				d.send(hAllowPrivateNetwork)
 			}
 		}
 		h.metrics.count(kindPreflight, resultAllowed)
 	} else {
 		switch {
 		case !p.methods.any:
-			cw.add(hAllowMethods, p.allowMethods)
+			d.send(hAllowMethods)
 		case methodOK:
-			cw.add(hAllowMethods, method)
+			d.send(hAllowMethods)
+			d.method = method
 		}
-		if requested {
-			if !p.headers.any {
-				cw.add(hAllowHeaders, p.allowHeaders)
-			} else {
-				cw.addAllowedNames(&p.headers, acrh)
-			}
+		switch {
+		case !p.headers.any:
+			d.send(hAllowHeaders)
+		case requested:
+			d.listAllowedNames(acrh)
 		}
 		if !methodOK {
 			h.refused(kindPreflight, resultMethod, origin, method)
@@ -113,10 +113,10 @@ func (h *Handler) preflight(cw *corsWriter, r *http.Request, next caddyhttp.Hand
 		}
 	}
 	if p.passthrough {
-		return cw.serve(next, r)
+		return d.serve(w, r, next)
 	}
-	cw.apply(cw.Header())
-	cw.ResponseWriter.WriteHeader(p.status)
+	d.apply(w.Header())
+	w.WriteHeader(p.status)
 	return nil
 }
 
@@ -127,7 +127,7 @@ func (h *Handler) refused(kind decisionKind, result decisionResult, origin []str
 	if h.logger == nil {
 		return
 	}
-	if c := h.logger.Check(zapcore.DebugLevel, "cors: request refused"); c != nil {
+	if c := h.logger.Check(zapcore.DebugLevel, "refused CORS request"); c != nil {
 		fields := []zap.Field{
 			zap.String("kind", kind.String()),
 			zap.String("refused", result.String()),
@@ -180,153 +180,205 @@ var ownedHeaders = [numOwned]string{
 	hMaxAge:              "Access-Control-Max-Age",
 }
 
-// corsWriter carries one response's CORS decision and enforces it when the
-// response header is written. It is the request's only allocation: the
-// header values it puts into the response live in its own arrays, never in a
-// slice shared with other requests, which a later handler could modify.
-type corsWriter struct {
-	caddyhttp.ResponseWriterWrapper
-
-	// want holds the decided values; span[h] says which belong to owned
-	// header h. out holds the copies handed to the header map, which a later
-	// handler may change in place without changing the decision.
-	want []string
-	out  []string
-	span [numOwned]struct{ start, end uint8 }
+// decision is what the module decided for one response: which owned headers
+// it sends, and the values that are not the policy's own. Its header values
+// live in out, one slice allocated for the request and never shared with
+// other requests (a later handler could modify a shared one): that slice is
+// the request's only allocation.
+type decision struct {
+	p    *policy
 	vary *varyList
 
-	wroteHeader bool
-	wantArr     [8]string
-	outArr      [10]string
+	sent   uint8  // bit h: owned header h is sent
+	origin string // Access-Control-Allow-Origin
+	method string // Access-Control-Allow-Methods, when the policy cannot name its methods
+	names  string // Access-Control-Allow-Headers, when the policy cannot name its headers
+
+	// out holds the values handed to the header map: one per header sent,
+	// in the order of ownedHeaders, then Vary. A later handler may change
+	// them in place; the decision above stays as it was.
+	out []string
 }
 
-// add appends a value of owned header h; values of one header are added
-// consecutively.
-func (cw *corsWriter) add(h int, v string) {
-	if cw.want == nil {
-		cw.want = cw.wantArr[:0]
+func (d *decision) send(h int) { d.sent |= 1 << h }
+
+// value is the decided value of owned header h.
+func (d *decision) value(h int) string {
+	switch h {
+	case hAllowOrigin:
+		return d.origin
+	case hAllowCredentials, hAllowPrivateNetwork:
+		return "true"
+	case hAllowMethods:
+		if d.method != "" {
+			return d.method
+		}
+		return d.p.allowMethods
+	case hAllowHeaders:
+		if d.names != "" {
+			return d.names
+		}
+		return d.p.allowHeaders
+	case hExposeHeaders:
+		return d.p.exposeHeaders
+	case hMaxAge:
+		return d.p.maxAge
 	}
-	if len(cw.want) >= 255 {
-		return // more names than any answer needs; the rest are left out
-	}
-	s := &cw.span[h]
-	if s.end == 0 || int(s.end) != len(cw.want) {
-		s.start = uint8(len(cw.want))
-	}
-	cw.want = append(cw.want, v)
-	s.end = uint8(len(cw.want))
+	return ""
 }
 
-// allowOrigin adds the headers of an allowed origin: the origin itself (or *
-// for a policy of any origin) and credentials.
-func (cw *corsWriter) allowOrigin(p *policy, origin string) {
-	if p.origins.any {
-		cw.add(hAllowOrigin, "*")
-	} else {
-		cw.add(hAllowOrigin, origin)
+// allowOrigin decides the headers of an allowed origin: the origin itself
+// (or * for a policy of any origin) and credentials.
+func (d *decision) allowOrigin(origin string) {
+	d.send(hAllowOrigin)
+	d.origin = origin
+	if d.p.origins.any {
+		d.origin = "*"
 	}
-	if p.credentials {
-		cw.add(hAllowCredentials, "true")
+	if d.p.credentials {
+		d.send(hAllowCredentials)
 	}
 }
 
 // exposeHeaders lets the script read the configured response headers; only
 // actual responses need it.
-func (cw *corsWriter) exposeHeaders(p *policy) {
-	if p.exposeHeaders != "" {
-		cw.add(hExposeHeaders, p.exposeHeaders)
+func (d *decision) exposeHeaders() {
+	if d.p.exposeHeaders != "" {
+		d.send(hExposeHeaders)
 	}
 }
 
-// addAllowedNames lists the requested header names the policy allows, one
-// value each, for answers that must name headers literally.
-func (cw *corsWriter) addAllowedNames(s *headerSet, lines []string) {
-	start := len(cw.want)
-	if cw.want == nil {
-		cw.want = cw.wantArr[:0]
+// listAllowedNames names the requested headers the policy allows, for
+// answers that must name headers literally. It allocates, but only policies
+// allowing any header with credentials, or refusing Authorization under a
+// wildcard, come here.
+func (d *decision) listAllowedNames(lines []string) {
+	var b strings.Builder
+	for _, name := range d.p.headers.allowedNames(nil, lines) {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(name)
 	}
-	cw.want = s.allowedNames(cw.want, lines)
-	if len(cw.want) > 255 {
-		cw.want = cw.want[:255]
-	}
-	if len(cw.want) > start {
-		cw.span[hAllowHeaders] = struct{ start, end uint8 }{uint8(start), uint8(len(cw.want))}
+	if b.Len() > 0 {
+		d.names = b.String()
+		d.send(hAllowHeaders)
 	}
 }
 
 // apply puts the decision into hdr: the owned headers as decided, the others
 // removed, and Vary merged.
-func (cw *corsWriter) apply(hdr http.Header) {
-	if len(cw.want) > 0 {
-		if cap(cw.outArr) >= len(cw.want) {
-			cw.out = cw.outArr[:len(cw.want)]
-		} else {
-			cw.out = make([]string, len(cw.want))
-		}
-		copy(cw.out, cw.want)
-	}
-	for h, name := range ownedHeaders {
-		s := cw.span[h]
-		if s.end == 0 {
-			if _, ok := hdr[name]; ok {
-				delete(hdr, name)
-			}
-			continue
-		}
-		hdr[name] = cw.out[s.start:s.end:s.end]
-	}
-	cw.mergeVary(hdr)
-}
-
-// enforce restores the decision in hdr after later handlers had their turn,
-// touching only what they changed.
-func (cw *corsWriter) enforce(hdr http.Header) {
-	for h, name := range ownedHeaders {
-		s := cw.span[h]
-		got, ok := hdr[name]
-		if s.end == 0 {
-			if ok {
-				delete(hdr, name)
-			}
-			continue
-		}
-		want := cw.want[s.start:s.end]
-		if equalValues(got, want) {
-			continue
-		}
-		copy(cw.out[s.start:s.end], want)
-		hdr[name] = cw.out[s.start:s.end:s.end]
-	}
-	cw.mergeVary(hdr)
-}
-
-func (cw *corsWriter) mergeVary(hdr http.Header) {
-	if cw.vary == nil || len(cw.vary.tokens) == 0 {
+func (d *decision) apply(hdr http.Header) {
+	d.out = make([]string, bits.OnesCount8(d.sent)+1)
+	if len(hdr) > 0 {
+		d.enforce(hdr)
 		return
 	}
-	slot := cw.outArr[len(cw.outArr)-1:]
-	if len(cw.want) >= len(cw.outArr) {
-		slot = nil
-	}
-	cw.vary.merge(hdr, slot)
-}
-
-func equalValues(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	for h := range numOwned {
+		if d.sent&(1<<h) != 0 {
+			d.put(hdr, h)
 		}
 	}
-	return true
+	if len(d.vary.tokens) > 0 {
+		d.out[len(d.out)-1] = d.vary.value
+		hdr["Vary"] = d.out[len(d.out)-1:]
+	}
 }
 
-// serve puts the headers in place and calls the next handler.
-func (cw *corsWriter) serve(next caddyhttp.Handler, r *http.Request) error {
-	cw.apply(cw.Header())
-	return next.ServeHTTP(cw, r)
+// enforce restores the decision in hdr after other handlers had their turn,
+// touching only what they changed. It walks the header map once rather than
+// looking up each owned name: the names share a long prefix, which makes
+// each lookup of a small map hash the key.
+func (d *decision) enforce(hdr http.Header) {
+	var seen uint8
+	for k, got := range hdr {
+		h, canonical := ownedIndex(k)
+		if h < 0 {
+			continue
+		}
+		if d.sent&(1<<h) == 0 || !canonical {
+			delete(hdr, k)
+			continue
+		}
+		seen |= 1 << h
+		if len(got) != 1 || got[0] != d.value(h) {
+			d.put(hdr, h)
+		}
+	}
+	for missing := d.sent &^ seen; missing != 0; missing &= missing - 1 {
+		d.put(hdr, bits.TrailingZeros8(missing))
+	}
+	d.mergeVary(hdr)
+}
+
+// put sets owned header h to its decided value, in the request's own storage.
+func (d *decision) put(hdr http.Header, h int) {
+	i := bits.OnesCount8(d.sent & (1<<h - 1))
+	d.out[i] = d.value(h)
+	hdr[ownedHeaders[h]] = d.out[i : i+1 : i+1]
+}
+
+// ownedIndex tells which owned header k names, in any case, and whether k
+// is spelled canonically (the other spellings go out on the wire too).
+func ownedIndex(k string) (h int, canonical bool) {
+	switch k {
+	case "Access-Control-Allow-Origin":
+		return hAllowOrigin, true
+	case "Access-Control-Allow-Credentials":
+		return hAllowCredentials, true
+	case "Access-Control-Allow-Methods":
+		return hAllowMethods, true
+	case "Access-Control-Allow-Headers":
+		return hAllowHeaders, true
+	case "Access-Control-Allow-Private-Network":
+		return hAllowPrivateNetwork, true
+	case "Access-Control-Expose-Headers":
+		return hExposeHeaders, true
+	case "Access-Control-Max-Age":
+		return hMaxAge, true
+	}
+	if len(k) < len(ownedHeaders[hMaxAge]) || k[0]|0x20 != 'a' {
+		return -1, false
+	}
+	for h, name := range ownedHeaders {
+		if strings.EqualFold(name, k) {
+			return h, false
+		}
+	}
+	return -1, false
+}
+
+func (d *decision) mergeVary(hdr http.Header) {
+	if len(d.vary.tokens) == 0 {
+		return
+	}
+	if v := hdr["Vary"]; len(v) == 1 && v[0] == d.vary.value {
+		return // as the module left it
+	}
+	d.vary.merge(hdr, d.out[len(d.out)-1:])
+}
+
+// serve puts the headers in place and calls the next handler with a writer
+// that enforces them. The writer is pooled: like any ResponseWriter it is
+// not used once ServeHTTP returns, and the values in the header map belong
+// to the decision, not to the writer.
+func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	d.apply(w.Header())
+	cw := writerPool.Get().(*corsWriter)
+	cw.ResponseWriter, cw.d = w, *d
+	err := next.ServeHTTP(cw, r)
+	*cw = corsWriter{}
+	writerPool.Put(cw)
+	return err
+}
+
+var writerPool = sync.Pool{New: func() any { return new(corsWriter) }}
+
+// corsWriter enforces a decision when the response header is written.
+type corsWriter struct {
+	caddyhttp.ResponseWriterWrapper
+	d           decision
+	wroteHeader bool
 }
 
 // WriteHeader enforces the CORS decision on the final header. Informational
@@ -334,7 +386,7 @@ func (cw *corsWriter) serve(next caddyhttp.Handler, r *http.Request) error {
 // not end the handler's turn.
 func (cw *corsWriter) WriteHeader(status int) {
 	if !cw.wroteHeader {
-		cw.enforce(cw.Header())
+		cw.d.enforce(cw.Header())
 		cw.wroteHeader = status >= 200 || status == http.StatusSwitchingProtocols
 	}
 	cw.ResponseWriter.WriteHeader(status)

@@ -3,11 +3,13 @@ package cors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -131,6 +133,7 @@ func TestServeHTTP(t *testing.T) {
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
 				"Access-Control-Allow-Methods": {"PUT"},
+				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
 		{name: "PreflightWithRefusedHeaderListsTheAllowedHeaders", config: Handler{Origins: []string{origin}, AllowCredentials: true},
 			method: "OPTIONS", header: pre(origin, "POST", "Access-Control-Request-Headers", "content-type,x-secret"),
@@ -158,12 +161,14 @@ func TestServeHTTP(t *testing.T) {
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
 				"Access-Control-Allow-Methods": {"PATCH"},
+				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
 		{name: "PreflightWithTwoRequestMethodLinesIsRefused", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
 			method: "OPTIONS", header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"PUT", "PUT"}},
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
 				"Access-Control-Allow-Methods": {"PUT"},
+				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
 		{name: "CredentialedPreflightNamesMethodAndHeadersLiterally",
 			config: Handler{Origins: []string{origin}, AllowCredentials: true, Methods: []string{"*"}, AllowedHeaders: []string{"*"}},
@@ -172,7 +177,7 @@ func TestServeHTTP(t *testing.T) {
 				"Access-Control-Allow-Origin":      {origin},
 				"Access-Control-Allow-Credentials": {"true"},
 				"Access-Control-Allow-Methods":     {"PATCH"},
-				"Access-Control-Allow-Headers":     {"x-a", "X-B"},
+				"Access-Control-Allow-Headers":     {"x-a, X-B"},
 				"Vary":                             varyPreflight}},
 		{name: "AnyOriginPreflightAnswersWildcardsWithoutVaryOrigin", config: Handler{Methods: []string{"*"}, AllowedHeaders: []string{"*"}},
 			method: "OPTIONS", header: pre(otherOrigin, "DELETE", "Access-Control-Request-Headers", "x-anything"),
@@ -406,4 +411,70 @@ func TestHeaderValuesAreNotShared(t *testing.T) {
 			t.Errorf("Vary = %q, want Cookie, Origin", got)
 		}
 	}
+}
+
+// TestOwnedHeadersInAnySpelling pins that a later handler writing a CORS
+// header into the map under a non-canonical key (which net/http sends as
+// written) cannot slip a grant past the module.
+func TestOwnedHeadersInAnySpelling(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}})
+	for _, o := range []string{origin, otherOrigin} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Origin", o)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header()["access-control-allow-origin"] = []string{"*"}
+			w.Header()["ACCESS-CONTROL-ALLOW-CREDENTIALS"] = []string{"true"}
+			w.WriteHeader(200)
+			return nil
+		}))
+		var got []string
+		for k, v := range rec.Result().Header {
+			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+				got = append(got, k+": "+strings.Join(v, ","))
+			}
+		}
+		want := []string(nil)
+		if o == origin {
+			want = []string{"Access-Control-Allow-Origin: " + origin}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Origin %s: CORS headers %q, want %q", o, got, want)
+		}
+	}
+}
+
+// TestConcurrentRequests runs requests for different origins at once through
+// one handler, so that the race detector sees the pooled writers and each
+// response must carry its own decision.
+func TestConcurrentRequests(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{"https://*.example.com"}, ExposedHeaders: []string{"X-Total"}})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				o := fmt.Sprintf("https://g%d-%d.example.com", g, i)
+				if i%3 == 0 {
+					o = "https://evil.example.net"
+				}
+				req := httptest.NewRequest("GET", "/", nil)
+				req.Header.Set("Origin", o)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+					w.Header().Add("Vary", "Accept-Encoding")
+					_, err := io.WriteString(w, "ok")
+					return err
+				}))
+				want := []string{o}
+				if i%3 == 0 {
+					want = nil
+				}
+				if got := rec.Result().Header["Access-Control-Allow-Origin"]; !slices.Equal(got, want) {
+					t.Errorf("Origin %s: Access-Control-Allow-Origin = %q", o, got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

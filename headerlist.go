@@ -49,8 +49,9 @@ func isToken(s string) bool {
 }
 
 // forbiddenRequestHeader reports whether browsers refuse to let a script set
-// the header (Fetch: "forbidden request-header"), so listing it in a policy
-// can only be a mistake. name is lower case.
+// the header, whatever its value (Fetch: "forbidden request-header"): listing
+// it in a policy can only be a mistake, and `caddy cors check` drops it as
+// fetch() would. name is lower case.
 func forbiddenRequestHeader(name string) bool {
 	switch name {
 	case "accept-charset", "accept-encoding", "access-control-request-headers",
@@ -155,7 +156,13 @@ func nextListElement(list string) (elem, rest string) {
 	} else {
 		elem = list
 	}
-	return strings.Trim(elem, " \t"), rest
+	for elem != "" && (elem[0] == ' ' || elem[0] == '\t') {
+		elem = elem[1:]
+	}
+	for elem != "" && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
+		elem = elem[:len(elem)-1]
+	}
+	return elem, rest
 }
 
 // allows reports whether a single requested header name is allowed.

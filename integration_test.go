@@ -269,3 +269,52 @@ func TestIntegrationLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationMetrics scrapes a real Caddy's /metrics for the decision
+// counters.
+func TestIntegrationMetrics(t *testing.T) {
+	tester := caddytest.NewTester(t)
+	tester.InitServer(caddyGlobals+`
+http://localhost:9080 {
+	handle /metrics {
+		metrics
+	}
+	handle {
+		cors https://app.example.com {
+			methods PUT
+		}
+		respond "ok"
+	}
+}
+`, "caddyfile")
+	const o = "https://app.example.com"
+	request(t, tester, "GET", "/", "Origin", o)
+	request(t, tester, "GET", "/", "Origin", o)
+	request(t, tester, "GET", "/", "Origin", "https://evil.example.net")
+	request(t, tester, "OPTIONS", "/", "Origin", o, "Access-Control-Request-Method", "PUT")
+	request(t, tester, "OPTIONS", "/", "Origin", o, "Access-Control-Request-Method", "DELETE")
+	request(t, tester, "OPTIONS", "/", "Origin", o, "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "x-nope")
+	request(t, tester, "OPTIONS", "/", "Origin", "https://evil.example.net", "Access-Control-Request-Method", "PUT")
+	request(t, tester, "GET", "/") // not a CORS request: not counted
+
+	_, body := request(t, tester, "GET", "/metrics")
+	for _, want := range []string{
+		`caddy_http_cors_decisions_total{kind="actual",result="allowed"} 2`,
+		`caddy_http_cors_decisions_total{kind="actual",result="origin"} 1`,
+		`caddy_http_cors_decisions_total{kind="preflight",result="allowed"} 1`,
+		`caddy_http_cors_decisions_total{kind="preflight",result="method"} 1`,
+		`caddy_http_cors_decisions_total{kind="preflight",result="header"} 1`,
+		`caddy_http_cors_decisions_total{kind="preflight",result="origin"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		for _, line := range strings.Split(body, "\n") {
+			if strings.Contains(line, "cors") {
+				t.Log(line)
+			}
+		}
+	}
+}

@@ -392,20 +392,22 @@ type originMatcher struct {
 	// exact holds origins with an exact host and port, in their serialized
 	// form, so that a well-formed Origin needs a single lookup.
 	exact map[string]struct{}
-	// hosts holds the rest: exact hosts with any port, and subdomain patterns.
-	hosts map[hostKey][]portRule
+	// hosts holds the rest, by host: exact hosts with any port, and the
+	// domains of subdomain patterns. Only suffixes of the request's host
+	// whose length some pattern has are looked up.
+	hosts        map[string][]hostRule
+	suffixLens   uint64 // bit n: a subdomain pattern's domain is n bytes long (n < 64)
+	longSuffixes bool   // a subdomain pattern's domain is 64 bytes or longer
 
 	regexps []*regexp.Regexp
 }
 
-type hostKey struct {
-	scheme, host string
-	subdomains   bool
-}
-
-type portRule struct {
-	port    string
-	anyPort bool
+// hostRule is one configured origin of the hosts map.
+type hostRule struct {
+	scheme     string
+	subdomains bool
+	port       string
+	anyPort    bool
 }
 
 func (m *originMatcher) add(p originPattern) {
@@ -417,10 +419,16 @@ func (m *originMatcher) add(p originPattern) {
 		return
 	}
 	if m.hosts == nil {
-		m.hosts = make(map[hostKey][]portRule)
+		m.hosts = make(map[string][]hostRule)
 	}
-	k := hostKey{p.scheme, p.host, p.subdomains}
-	m.hosts[k] = append(m.hosts[k], portRule{p.port, p.anyPort})
+	m.hosts[p.host] = append(m.hosts[p.host], hostRule{p.scheme, p.subdomains, p.port, p.anyPort})
+	if p.subdomains {
+		if len(p.host) < 64 {
+			m.suffixLens |= 1 << len(p.host)
+		} else {
+			m.longSuffixes = true
+		}
+	}
 }
 
 // match reports whether origin, the whole value of the request's single
@@ -440,14 +448,21 @@ func (m *originMatcher) match(origin string) bool {
 		return true
 	}
 	if m.hosts != nil {
-		if m.portMatch(hostKey{o.scheme, o.host, false}, o.port) {
+		if m.hostMatch(o.host, o, false) {
 			return true
 		}
 		// Try every parent domain of the host, so that a.b.example.com is
 		// looked up as b.example.com and example.com: never the host itself,
 		// hence never the apex of a pattern.
 		for i := 0; i < len(o.host); i++ {
-			if o.host[i] == '.' && m.portMatch(hostKey{o.scheme, o.host[i+1:], true}, o.port) {
+			if o.host[i] != '.' {
+				continue
+			}
+			suffix := o.host[i+1:]
+			if n := len(suffix); n < 64 && m.suffixLens&(1<<n) == 0 || n >= 64 && !m.longSuffixes {
+				continue
+			}
+			if m.hostMatch(suffix, o, true) {
 				return true
 			}
 		}
@@ -460,9 +475,9 @@ func (m *originMatcher) match(origin string) bool {
 	return false
 }
 
-func (m *originMatcher) portMatch(k hostKey, port string) bool {
-	for _, r := range m.hosts[k] {
-		if r.anyPort || r.port == port {
+func (m *originMatcher) hostMatch(host string, o requestOrigin, subdomains bool) bool {
+	for _, r := range m.hosts[host] {
+		if r.subdomains == subdomains && r.scheme == o.scheme && (r.anyPort || r.port == o.port) {
 			return true
 		}
 	}

@@ -59,14 +59,16 @@ func (s *methodSet) allows(m string) bool {
 	case http.MethodGet, http.MethodHead, http.MethodPost:
 		return true
 	}
-	if !isToken(m) {
-		return false
-	}
 	if s.any {
-		return true
+		// Caddy refuses request methods longer than 32 bytes; a longer
+		// requested one is refused before it is read.
+		return len(m) <= maxMethodLen && isToken(m)
 	}
 	return slices.Contains(s.list, m)
 }
+
+// maxMethodLen bounds the methods a wildcard policy allows.
+const maxMethodLen = 32
 
 // configProblem is one configuration error: the field at fault, the element
 // of a list field (or -1), and a message that says what to write instead.
@@ -208,30 +210,21 @@ func (c *compiler) headers(names []string) {
 	if len(names) == 0 {
 		names = defaultAllowedHeaders
 	}
-	var list []string
-	for i, n := range names {
-		if n == "*" {
-			continue
-		}
-		if !c.headerName("allowed_headers", i, n) {
-			continue
-		}
-		lower := strings.ToLower(n)
+	list, star := c.headerList("allowed_headers", names, func(lower string) string {
 		switch {
 		case forbiddenRequestHeader(lower):
-			c.errorf("allowed_headers", i, "%q is a header browsers never let a script set, so no preflight asks for it: remove it", n)
-			continue
+			return "is a header browsers never let a script set, so no preflight asks for it: remove it"
 		case strings.HasPrefix(lower, "access-control-"):
-			c.errorf("allowed_headers", i, "%q is a CORS response header, not a request header: remove it", n)
-			continue
+			return "is a CORS response header, not a request header: remove it"
 		}
-		if !containsFold(list, n) {
-			list = append(list, n)
-		}
+		return ""
+	})
+	if star >= 0 {
+		c.p.headers = newHeaderSet(append(list, "*"))
+	} else {
+		c.p.headers = newHeaderSet(list)
 	}
-	s := newHeaderSet(append(list, wildcard(names)...))
-	c.p.headers = s
-	switch {
+	switch s := &c.p.headers; {
 	case !s.any:
 		c.p.allowHeaders = strings.Join(list, ", ")
 	case !c.p.credentials && s.authorization:
@@ -244,45 +237,50 @@ func (c *compiler) headers(names []string) {
 }
 
 func (c *compiler) exposed(names []string) {
-	var list []string
-	for i, n := range names {
-		if n == "*" {
-			if c.p.credentials {
-				c.errorf("exposed_headers", i, `"*" exposes nothing when credentials are allowed (browsers read it as a header named "*"): list the headers by name`)
-			}
-			list = append(list, n)
-			continue
-		}
-		if !c.headerName("exposed_headers", i, n) {
-			continue
-		}
-		lower := strings.ToLower(n)
+	list, star := c.headerList("exposed_headers", names, func(lower string) string {
 		switch {
 		case lower == "set-cookie" || lower == "set-cookie2":
-			c.errorf("exposed_headers", i, "%q is never exposed to scripts by browsers: remove it", n)
-			continue
+			return "is never exposed to scripts by browsers: remove it"
 		case strings.HasPrefix(lower, "access-control-"):
-			c.errorf("exposed_headers", i, "%q is a CORS header, which scripts never need to read: remove it", n)
-			continue
+			return "is a CORS header, which scripts never need to read: remove it"
 		}
-		if !containsFold(list, n) {
-			list = append(list, n)
+		return ""
+	})
+	if star >= 0 {
+		if c.p.credentials {
+			c.errorf("exposed_headers", star, `"*" exposes nothing when credentials are allowed (browsers read it as a header named "*"): list the headers by name`)
 		}
+		list = append(list, "*")
 	}
 	c.p.exposeHeaders = strings.Join(list, ", ")
 }
 
-// headerName checks the syntax shared by allowed and exposed header names.
-func (c *compiler) headerName(field string, i int, n string) bool {
-	switch {
-	case !isToken(n):
-		c.errorf(field, i, "%q is not a header name: write names as separate words, e.g. %s X-Api-Key X-Request-Id", n, field)
-		return false
-	case len(n) > maxHeaderNameLen:
-		c.errorf(field, i, "%q is longer than %d bytes: no browser sends such a header", n[:32]+"...", maxHeaderNameLen)
-		return false
+// headerList checks a list of header names: their syntax, and what refuse
+// says of each name (given in lower case). It returns the valid names
+// without duplicates, and the index of "*" (or -1).
+func (c *compiler) headerList(field string, names []string, refuse func(lower string) string) (list []string, star int) {
+	star = -1
+	for i, n := range names {
+		switch {
+		case n == "*":
+			star = i
+			continue
+		case !isToken(n):
+			c.errorf(field, i, "%q is not a header name: write names as separate words, e.g. %s X-Api-Key X-Request-Id", n, field)
+			continue
+		case len(n) > maxHeaderNameLen:
+			c.errorf(field, i, "%q is longer than %d bytes: no browser sends such a header", n[:32]+"...", maxHeaderNameLen)
+			continue
+		}
+		if why := refuse(strings.ToLower(n)); why != "" {
+			c.errorf(field, i, "%q %s", n, why)
+			continue
+		}
+		if !slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, n) }) {
+			list = append(list, n)
+		}
 	}
-	return true
+	return list, star
 }
 
 // maxAgeWarning is the longest preflight cache Chromium honours (WebKit stops at 600 s).
@@ -326,15 +324,4 @@ func (c *compiler) preflight(h *Handler) {
 		tokens = append(tokens, "Access-Control-Request-Private-Network")
 	}
 	p.varyPreflight = newVaryList(tokens...)
-}
-
-func wildcard(names []string) []string {
-	if slices.Contains(names, "*") {
-		return []string{"*"}
-	}
-	return nil
-}
-
-func containsFold(list []string, s string) bool {
-	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
 }

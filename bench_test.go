@@ -1,0 +1,90 @@
+package cors
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// Timing claims live here, never in tests. Compare sub-benchmarks of one run:
+//
+//	go test -run '^$' -bench . -benchmem -count 8 | benchstat -col /policy -
+//	go test -run '^$' -bench BenchmarkHostile -benchmem -count 8 | benchstat -col /request -
+
+// BenchmarkOriginMatch compares a policy of three origins with one of 500
+// exact origins and 20 subdomain patterns: the matcher's cost must not grow
+// with the policy.
+func BenchmarkOriginMatch(b *testing.B) {
+	policies := []struct {
+		name    string
+		origins []string
+	}{
+		{"3", []string{"https://www.example.com", "https://*.tenant0.example.org", "http://localhost:*"}},
+		{"520", append(manyOrigins(500, 20), "http://localhost:*")},
+	}
+	probes := []struct{ name, origin string }{
+		{"exact", "https://www.example.com"},
+		{"subdomain", "https://a.b.tenant0.example.org"},
+		{"miss", "https://www.example.com.evil.net"},
+	}
+	for _, probe := range probes {
+		for _, pol := range policies {
+			b.Run("probe="+probe.name+"/policy="+pol.name, func(b *testing.B) {
+				m := newMatcher(b, pol.origins)
+				want := probe.name != "miss"
+				for b.Loop() {
+					if m.match(probe.origin) != want {
+						b.Fatal("wrong answer")
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHostile compares a normal allowed preflight with preflights
+// carrying a 1 MiB Access-Control-Request-Headers and a 64 KiB Origin: a
+// hostile header must cost about what a normal one does.
+func BenchmarkHostile(b *testing.B) {
+	h := provisioned(b, benchPolicy)
+	h.logger = infoLogger()
+	requests := []struct {
+		name   string
+		header http.Header
+	}{
+		{"normal", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "authorization,content-type")},
+		{"acrh-1MiB", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", strings.Repeat("a,", 1<<19))},
+		{"acrh-commas-1MiB", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", strings.Repeat(",", 1<<20))},
+		{"acrh-4096-lines", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "")},
+		{"origin-64KiB", pre("https://"+strings.Repeat("a", 64<<10)+".example.org", "PUT")},
+	}
+	requests[3].header["Access-Control-Request-Headers"] = strings.Split(strings.Repeat("content-type\n", 4096), "\n")
+	for _, tc := range requests {
+		b.Run("request="+tc.name, func(b *testing.B) {
+			benchServe(b, h, "OPTIONS", tc.header)
+		})
+	}
+}
+
+// BenchmarkServeHTTP measures each kind of request the handler serves.
+func BenchmarkServeHTTP(b *testing.B) {
+	h := provisioned(b, benchPolicy)
+	h.logger = infoLogger()
+	for _, tc := range allocCases {
+		b.Run(tc.name, func(b *testing.B) {
+			benchServe(b, h, tc.method, tc.header)
+		})
+	}
+}
+
+func benchServe(b *testing.B, h *Handler, method string, header http.Header) {
+	req := httptest.NewRequest(method, "/", nil)
+	req.Header = header
+	w := &discardWriter{h: make(http.Header)}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req, nopNext)
+	}
+}

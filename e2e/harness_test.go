@@ -1,0 +1,765 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// installHint is what a developer without a browser needs to read.
+const installHint = "Chromium not found (looked at /usr/bin/chromium and for chromium on PATH); " +
+	"install it with: apt-get install -y chromium"
+
+// chromiumFlags are the flags every browser of the suite runs with (the
+// project's brief fixes them). The allocator adds --remote-debugging-pipe and
+// about:blank itself.
+var chromiumFlags = []chromedp.ExecAllocatorOption{
+	chromedp.Flag("headless", true),
+	chromedp.Flag("no-sandbox", true),
+	chromedp.Flag("disable-gpu", true),
+	chromedp.Flag("no-first-run", true),
+	chromedp.Flag("disable-background-networking", true),
+	chromedp.Flag("disable-component-update", true),
+	chromedp.Flag("disable-sync", true),
+	// Test host names resolve to loopback, so that http://app.example.test
+	// and http://api.example.test are two origins of one site: cookies flow
+	// between them as they do between a real app and its API.
+	chromedp.Flag("host-resolver-rules", "MAP *.example.test 127.0.0.1"),
+}
+
+// Package state, set up once by TestMain.
+var (
+	chromiumPath string // empty when no browser was found
+	browserCtx   context.Context
+	browserErr   error // why the browser did not start
+
+	// strict is a second browser, started on first use, that runs with
+	// CorsNonWildcardRequestHeadersSupport: it applies the Fetch rule that
+	// Access-Control-Allow-Headers: * never covers Authorization.
+	strictOnce sync.Once
+	strictCtx  context.Context
+	strictErr  error
+	strictStop func()
+
+	tmpDir     string // removed when the test binary ends
+	pageRoot   string // the harness page files
+	backendURL string // a net/http backend that sends its own CORS headers
+	deadAddr   string // a loopback address where nothing listens
+	authHash   string // bcrypt hash of authPassword, for basic_auth
+)
+
+const (
+	authUser     = "alice"
+	authPassword = "s3cret"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "caddy-cors-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	tmpDir = tmp
+
+	// Caddy keeps data and config under these: keep them out of $HOME.
+	os.Setenv("XDG_DATA_HOME", filepath.Join(tmp, "data"))
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(tmp, "config"))
+
+	pageRoot = filepath.Join(tmp, "page")
+	if err := os.MkdirAll(pageRoot, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for name, body := range map[string]string{"index.html": harnessPage, "sandboxed.html": harnessPage} {
+		if err := os.WriteFile(filepath.Join(pageRoot, name), []byte(body), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+
+	backend := httptest.NewServer(http.HandlerFunc(serveBackend))
+	defer backend.Close()
+	backendURL = backend.URL
+
+	deadAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
+
+	hash, err := bcrypt.GenerateFromPassword([]byte(authPassword), bcrypt.MinCost)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	authHash = string(hash)
+
+	chromiumPath = findChromium()
+	if chromiumPath == "" && os.Getenv("CI") == "" {
+		// t.Skip messages show only with -v: say it once where it shows.
+		fmt.Fprintln(os.Stderr, "e2e: skipping: "+installHint)
+	}
+	if chromiumPath != "" {
+		var stop func()
+		browserCtx, stop, browserErr = startBrowser(tmp, "main")
+		defer stop()
+		defer func() {
+			if strictStop != nil {
+				strictStop()
+			}
+		}()
+	}
+	return m.Run()
+}
+
+// findChromium returns the browser to drive, or "" when there is none.
+func findChromium() string {
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// startBrowser launches one Chromium with a fresh profile and waits until it
+// answers, so that the first scenario does not pay for the start.
+func startBrowser(tmp, name string, extra ...chromedp.ExecAllocatorOption) (context.Context, func(), error) {
+	profile, err := os.MkdirTemp(tmp, "profile-"+name+"-")
+	if err != nil {
+		return nil, func() {}, err
+	}
+	opts := append(slices.Clone(chromiumFlags),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(profile),
+	)
+	opts = append(opts, extra...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	stop := func() { cancelBrowser(); cancelAlloc() }
+	if err := chromedp.Do(ctx); err != nil {
+		stop()
+		return nil, func() {}, fmt.Errorf("starting %s: %w", chromiumPath, err)
+	}
+	return ctx, stop, nil
+}
+
+// needBrowser returns the browser for a test, or ends the test: skipped on a
+// developer machine without Chromium, failed in CI, where a missing browser
+// must never pass unnoticed.
+func needBrowser(t *testing.T, strict bool) context.Context {
+	t.Helper()
+	if chromiumPath == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal(installHint + " (CI is set, so the end-to-end tests must run)")
+		}
+		t.Skip(installHint)
+	}
+	if browserErr != nil {
+		t.Fatal(browserErr)
+	}
+	if !strict {
+		return browserCtx
+	}
+	strictOnce.Do(func() {
+		strictCtx, strictStop, strictErr = startBrowser(tmpDir, "strict",
+			chromedp.Flag("enable-features", "CorsNonWildcardRequestHeadersSupport"))
+	})
+	if strictErr != nil {
+		t.Fatal(strictErr)
+	}
+	return strictCtx
+}
+
+// freePort returns a loopback port that was free a moment ago. Ports the
+// root package's caddytest tests (or the demo) use are never returned, as
+// those tests may run at the same time in another process.
+func freePort() int {
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		switch port {
+		case 2999, 9080, 9443, 8080, 8081:
+			continue
+		}
+		return port
+	}
+}
+
+// serveBackend stands for an application behind reverse_proxy that already
+// answers CORS itself, permissively, as many frameworks do by default.
+func serveBackend(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "*")
+	h.Set("Access-Control-Allow-Headers", "*")
+	h.Set("Access-Control-Expose-Headers", "X-Backend")
+	h.Set("X-Backend", "yes")
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	fmt.Fprint(w, "from backend")
+}
+
+// harnessPage is the page the scripts run in. Its helpers turn what the
+// browser let the script see into plain JSON.
+const harnessPage = `<!doctype html>
+<meta charset="utf-8">
+<title>caddy-cors e2e</title>
+<script>
+// probe runs fetch and reports what the script can observe: a network error
+// (the browser refused the CORS check) or the status, body and the response
+// headers the browser lets it read.
+async function probe(url, init) {
+  try {
+    const r = await fetch(url, init);
+    const headers = {};
+    for (const [k, v] of r.headers) headers[k] = v;
+    return {ok: true, status: r.status, body: await r.text(), headers, redirected: r.redirected};
+  } catch (e) {
+    return {ok: false, error: String(e)};
+  }
+}
+
+// xhr is probe for XMLHttpRequest. onUpload registers an upload progress
+// listener, which makes the browser preflight even a safelisted request.
+function xhr(method, url, {headers = {}, body = null, withCredentials = false, onUpload = false} = {}) {
+  return new Promise(resolve => {
+    const x = new XMLHttpRequest();
+    x.open(method, url);
+    x.withCredentials = withCredentials;
+    for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
+    if (onUpload) x.upload.onprogress = () => {};
+    x.onload = () => {
+      const h = {};
+      for (const line of x.getAllResponseHeaders().trim().split(/\r\n/)) {
+        const i = line.indexOf(':');
+        if (i > 0) h[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+      }
+      resolve({ok: true, status: x.status, body: x.responseText, headers: h});
+    };
+    x.onerror = () => resolve({ok: false, error: 'XMLHttpRequest network error'});
+    x.send(body);
+  });
+}
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+</script>
+<p>caddy-cors end-to-end harness</p>
+`
+
+// outcome is what a script observed for one request.
+type outcome struct {
+	OK         bool              `json:"ok"`
+	Error      string            `json:"error,omitempty"`
+	Status     int               `json:"status,omitempty"`
+	Body       string            `json:"body,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Redirected bool              `json:"redirected,omitempty"`
+}
+
+// want is what a script must observe for one request.
+type want struct {
+	blocked bool              // a network error: the browser refused the response
+	status  int               // when not blocked
+	body    string            // exact, when not empty
+	headers map[string]string // readable, with these values
+	hidden  []string          // not readable by the script
+}
+
+func (w want) check(got outcome) []string {
+	var errs []string
+	if w.blocked {
+		if got.OK {
+			errs = append(errs, fmt.Sprintf("the browser let the script read the response (status %d); want a network error", got.Status))
+		}
+		return errs
+	}
+	if !got.OK {
+		return append(errs, fmt.Sprintf("network error %q; want status %d readable", got.Error, w.status))
+	}
+	if got.Status != w.status {
+		errs = append(errs, fmt.Sprintf("status %d; want %d", got.Status, w.status))
+	}
+	if w.body != "" && got.Body != w.body {
+		errs = append(errs, fmt.Sprintf("body %q; want %q", got.Body, w.body))
+	}
+	for k, v := range w.headers {
+		if gv, ok := got.Headers[strings.ToLower(k)]; !ok {
+			errs = append(errs, fmt.Sprintf("header %s not readable; want %q", k, v))
+		} else if gv != v {
+			errs = append(errs, fmt.Sprintf("header %s: %q; want %q", k, gv, v))
+		}
+	}
+	for _, k := range w.hidden {
+		if gv, ok := got.Headers[strings.ToLower(k)]; ok {
+			errs = append(errs, fmt.Sprintf("header %s readable (%q); want it hidden", k, gv))
+		}
+	}
+	return errs
+}
+
+// scenario is one behaviour proven in the browser: a Caddyfile for the API
+// site, a script run on the page site, and what must come of it.
+type scenario struct {
+	name string
+
+	// api holds the directives of the API site, a text/template over
+	// siteVars. The harness adds the site address and the access log.
+	api string
+
+	// pageHost is the host of the page (default app.example.test); page is
+	// the path loaded on it (default /index.html, or /sandboxed.html for an
+	// opaque origin).
+	pageHost, page string
+
+	// js is the body of an async function run in the page. It sees the
+	// constant API (the API site's origin) and the helpers of harnessPage,
+	// and returns one outcome or an array of them.
+	js string
+
+	want []want
+
+	// log lists "METHOD URI STATUS" for every request that reached the API
+	// site, in order: preflights (OPTIONS) and actual requests alike.
+	log []string
+
+	// console, a template over siteVars, is a message the browser must write
+	// to the console (usually the CORS error that names the refused method
+	// or header).
+	console string
+
+	// strict runs the scenario in the second browser (see needBrowser).
+	strict bool
+}
+
+// siteVars are what the Caddyfile and console templates can refer to.
+type siteVars struct {
+	AppOrigin  string // the page's origin, e.g. http://app.example.test:41234
+	AppPort    int
+	APIOrigin  string
+	APIPort    int
+	Backend    string // host:port of serveBackend
+	Dead       string // host:port where nothing listens
+	Dir        string // the scenario's own temporary directory
+	User, Hash string // basic_auth credentials
+}
+
+// accessEntry is the part of a Caddy access log line the tests read.
+type accessEntry struct {
+	Request struct {
+		Method  string              `json:"method"`
+		URI     string              `json:"uri"`
+		Headers map[string][]string `json:"headers"`
+	} `json:"request"`
+	Status      int                 `json:"status"`
+	RespHeaders map[string][]string `json:"resp_headers"`
+}
+
+func (e accessEntry) String() string {
+	return fmt.Sprintf("%s %s %d", e.Request.Method, e.Request.URI, e.Status)
+}
+
+// caddyMu serializes scenarios: Caddy runs one config per process.
+var caddyMu sync.Mutex
+
+// startCaddy adapts and loads a Caddyfile in-process, with the admin API off
+// and nothing persisted, and returns the function that stops it.
+func startCaddy(t *testing.T, caddyfile string) func() {
+	t.Helper()
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	cfgJSON, warnings, err := adapter.Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapting the Caddyfile: %v\n%s", err, numbered(caddyfile))
+	}
+	for _, w := range warnings {
+		// The harness indents the scenario's lines itself; only other
+		// warnings are worth reading.
+		if !strings.Contains(w.Message, "not formatted") {
+			t.Logf("adapt warning: %s", w)
+		}
+	}
+	cfgJSON, err = withoutAdmin(cfgJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		t.Fatalf("loading the config: %v\n%s", err, numbered(caddyfile))
+	}
+	return func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping Caddy: %v", err)
+		}
+	}
+}
+
+// withoutAdmin turns the admin endpoint and config persistence off, whatever
+// the Caddyfile says, so that a loaded example never binds :2019 or writes
+// to the user's config directory.
+func withoutAdmin(cfgJSON []byte) ([]byte, error) {
+	var cfg map[string]any
+	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+		return nil, err
+	}
+	cfg["admin"] = map[string]any{"disabled": true, "config": map[string]any{"persist": false}}
+	return json.Marshal(cfg)
+}
+
+func numbered(s string) string {
+	var b strings.Builder
+	for i, line := range strings.Split(s, "\n") {
+		fmt.Fprintf(&b, "%3d  %s\n", i+1, line)
+	}
+	return b.String()
+}
+
+func render(t *testing.T, name, text string, v siteVars) string {
+	t.Helper()
+	tmpl, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		t.Fatalf("template %s: %v", name, err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, v); err != nil {
+		t.Fatalf("template %s: %v", name, err)
+	}
+	return b.String()
+}
+
+// run proves one scenario: a fresh Caddy on fresh ports and a fresh browser
+// context (its own cookies, HTTP cache and preflight cache).
+func (sc scenario) run(t *testing.T) {
+	browser := needBrowser(t, sc.strict)
+	caddyMu.Lock()
+	defer caddyMu.Unlock()
+
+	dir := t.TempDir()
+	pageHost := sc.pageHost
+	if pageHost == "" {
+		pageHost = "app.example.test"
+	}
+	page := sc.page
+	if page == "" {
+		page = "/index.html"
+	}
+	v := siteVars{
+		AppPort: freePort(),
+		APIPort: freePort(),
+		Backend: strings.TrimPrefix(backendURL, "http://"),
+		Dead:    deadAddr,
+		Dir:     dir,
+		User:    authUser,
+		Hash:    authHash,
+	}
+	v.AppOrigin = fmt.Sprintf("http://%s:%d", pageHost, v.AppPort)
+	v.APIOrigin = fmt.Sprintf("http://api.example.test:%d", v.APIPort)
+
+	accessLog := filepath.Join(dir, "access.log")
+	debugLog := filepath.Join(dir, "caddy.log")
+	caddyfile := fmt.Sprintf(`{
+	admin off
+	persist_config off
+	auto_https off
+	default_bind 127.0.0.1
+	log {
+		output file %s
+		level DEBUG
+	}
+}
+
+# The page site: any host name on its port.
+http://:%d {
+	root * %s
+	header /sandboxed.html Content-Security-Policy "sandbox allow-scripts"
+	file_server
+}
+
+http://api.example.test:%d {
+	log {
+		output file %s
+		format json
+	}
+%s
+}
+`, debugLog, v.AppPort, pageRoot, v.APIPort, accessLog, indent(render(t, "api", sc.api, v)))
+
+	stopCaddy := startCaddy(t, caddyfile)
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			stopCaddy()
+		}
+	}
+	defer stop()
+
+	results, console, err := runInPage(browser, v.AppOrigin+page, v.APIOrigin, sc.js, sc.console != "")
+	// Stopping Caddy waits for the requests in flight, so the access log is
+	// complete once it returns.
+	stop()
+	entries, logErr := readAccessLog(accessLog)
+
+	var errs []string
+	if err != nil {
+		errs = append(errs, "running the script: "+err.Error())
+	}
+	if logErr != nil {
+		errs = append(errs, "reading the access log: "+logErr.Error())
+	}
+	if err == nil {
+		if len(results) != len(sc.want) {
+			errs = append(errs, fmt.Sprintf("the script returned %d outcomes; want %d", len(results), len(sc.want)))
+		}
+		for i := range min(len(results), len(sc.want)) {
+			for _, e := range sc.want[i].check(results[i]) {
+				errs = append(errs, fmt.Sprintf("request %d: %s", i+1, e))
+			}
+		}
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.String())
+	}
+	if sc.log != nil && !slices.Equal(got, sc.log) {
+		errs = append(errs, fmt.Sprintf("requests that reached the API:\n\t\t%s\n\twant:\n\t\t%s",
+			strings.Join(got, "\n\t\t"), strings.Join(sc.log, "\n\t\t")))
+	}
+	if sc.console != "" {
+		wantMsg := render(t, "console", sc.console, v)
+		if !slices.Contains(console, wantMsg) {
+			errs = append(errs, fmt.Sprintf("console message %q not written; the console had:\n\t\t%s",
+				wantMsg, strings.Join(console, "\n\t\t")))
+		}
+	}
+	if len(errs) == 0 {
+		return
+	}
+
+	// Enough to reproduce the failure without the harness.
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\t%s\n", e)
+	}
+	fmt.Fprintf(&b, "page %s%s, script:\n%s\n", v.AppOrigin, page, sc.js)
+	res, _ := json.MarshalIndent(results, "", "  ")
+	fmt.Fprintf(&b, "the script observed:\n%s\n", res)
+	fmt.Fprintf(&b, "exchanges with the API site:\n")
+	for _, e := range entries {
+		fmt.Fprintf(&b, "  %s\n    request headers:  %s\n    response headers: %s\n",
+			e, headerLine(e.Request.Headers), headerLine(e.RespHeaders))
+	}
+	if len(console) > 0 {
+		fmt.Fprintf(&b, "console:\n\t%s\n", strings.Join(console, "\n\t"))
+	}
+	fmt.Fprintf(&b, "Caddyfile:\n%s", numbered(caddyfile))
+	if dbg, err := os.ReadFile(debugLog); err == nil {
+		fmt.Fprintf(&b, "Caddy's log (debug):\n%s", filterDebug(dbg))
+	}
+	t.Error(b.String())
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = "\t" + strings.TrimSpace(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func headerLine(h map[string][]string) string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		for _, v := range h[k] {
+			parts = append(parts, k+": "+v)
+		}
+	}
+	return strings.Join(parts, " | ")
+}
+
+// filterDebug keeps the lines of Caddy's log that explain a CORS decision or
+// an error, not the start-up chatter.
+func filterDebug(log []byte) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(string(log), "\n") {
+		if strings.Contains(line, "cors") || strings.Contains(line, `"error"`) ||
+			strings.Contains(line, `"warn"`) {
+			b.WriteString("  " + line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func readAccessLog(path string) ([]accessEntry, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var entries []accessEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var e accessEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return entries, fmt.Errorf("%w in %q", err, line)
+		}
+		entries = append(entries, e)
+	}
+	return entries, sc.Err()
+}
+
+// tab is a page open in its own browser context: a fresh profile in memory,
+// with no cookies, HTTP cache or preflight cache from other scenarios. It
+// records what the page writes to the console (console API calls and the
+// browser's own log entries, where CORS errors go).
+type tab struct {
+	ctx    context.Context
+	cancel func()
+	err    error // from making the browser context
+
+	mu       sync.Mutex
+	messages []string
+}
+
+func openTab(browser context.Context, pageURL string) (*tab, error) {
+	tb := takeTab(browser)
+	if tb.err != nil {
+		tb.cancel()
+		return nil, fmt.Errorf("opening a browser context: %w", tb.err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(tb.ctx, 45*time.Second)
+	cancelTab := tb.cancel
+	tb.ctx, tb.cancel = ctx, func() { cancelTimeout(); cancelTab() }
+	// Console subscribes at once, so no message of the navigation is lost.
+	console := chromedp.Console(ctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			tb.mu.Lock()
+			tb.messages = append(tb.messages, m.Text)
+			tb.mu.Unlock()
+		}
+	}()
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		tb.cancel()
+		return nil, fmt.Errorf("opening %s: %w", pageURL, err)
+	}
+	return tb, nil
+}
+
+// A new browser context takes Chromium about a second to make, most of the
+// time of a scenario, so the next one is made while the current scenario
+// runs.
+var (
+	sparesMu sync.Mutex
+	spares   = map[context.Context]chan *tab{}
+)
+
+func takeTab(browser context.Context) *tab {
+	sparesMu.Lock()
+	next, ok := spares[browser]
+	if !ok {
+		next = makeTab(browser)
+	}
+	spares[browser] = makeTab(browser)
+	sparesMu.Unlock()
+	return <-next
+}
+
+func makeTab(browser context.Context) chan *tab {
+	ch := make(chan *tab, 1)
+	go func() {
+		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+		tb := &tab{ctx: ctx, cancel: cancel}
+		tb.err = chromedp.Do(ctx) // creates the context and its blank tab
+		ch <- tb
+	}()
+	return ch
+}
+
+func (tb *tab) console() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return slices.Clone(tb.messages)
+}
+
+// waitConsole waits a little for a message that contains substr: the browser
+// reports a refused CORS check to the console shortly after the script sees
+// the network error.
+func (tb *tab) waitConsole(substr string) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, m := range tb.console() {
+			if strings.Contains(m, substr) {
+				return
+			}
+		}
+	}
+}
+
+// runInPage opens pageURL, runs js there and returns the outcomes and the
+// console messages.
+func runInPage(browser context.Context, pageURL, apiOrigin, js string, waitConsole bool) ([]outcome, []string, error) {
+	tb, err := openTab(browser, pageURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tb.cancel()
+	expr := fmt.Sprintf(`(async () => {
+const API = %s;
+const r = await (async () => {
+%s
+})();
+return Array.isArray(r) ? r : [r];
+})()`, strconv.Quote(apiOrigin), js)
+	results, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]outcome](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return nil, tb.console(), err
+	}
+	if waitConsole {
+		tb.waitConsole("has been blocked by CORS policy")
+	}
+	return results, tb.console(), nil
+}
