@@ -440,12 +440,14 @@ func (m *originMatcher) match(origin string) bool {
 	if origin == "null" {
 		return m.null
 	}
+	// A configured exact origin is a serialized origin, so an Origin equal
+	// to one byte for byte is well-formed: no need to parse it first.
+	if _, ok := m.exact[origin]; ok {
+		return true
+	}
 	o, ok := parseRequestOrigin(origin)
 	if !ok {
 		return false
-	}
-	if _, ok := m.exact[origin]; ok {
-		return true
 	}
 	if m.hosts != nil {
 		if m.hostMatch(o.host, o, false) {

@@ -76,6 +76,9 @@ func TestParseOriginPatternNormalizes(t *testing.T) {
 		if got := p.String(); got != tt.want {
 			t.Errorf("parseOriginPattern(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+		if _, ok := parseRequestOrigin(p.String()); !p.subdomains && !p.anyPort && !ok {
+			t.Errorf("normalized %q is not an origin a browser sends", p.String())
+		}
 	}
 }
 

@@ -132,6 +132,13 @@ func (c *compiler) origins(h *Handler) {
 			continue
 		}
 		p, err := parseOriginPattern(o)
+		if err == nil && !p.subdomains && !p.anyPort {
+			// The matcher looks exact origins up before parsing the request's
+			// Origin, which is sound only if each is one a browser sends.
+			if _, ok := parseRequestOrigin(p.String()); !ok {
+				err = fmt.Errorf("%q is not an origin a browser sends", o)
+			}
+		}
 		if err != nil {
 			c.errorf("origins", i, "%v", err)
 			continue
