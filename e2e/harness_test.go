@@ -33,7 +33,7 @@ const installHint = "Chromium not found (looked at /usr/bin/chromium and for chr
 	"install it with: apt-get install -y chromium"
 
 // chromiumFlags are the flags every browser of the suite runs with (the
-// project's brief fixes them). The allocator adds --remote-debugging-pipe and
+// browser-test issue fixes them). The allocator adds --remote-debugging-pipe and
 // about:blank itself.
 var chromiumFlags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("headless", true),
