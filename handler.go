@@ -49,26 +49,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // preflight answers a CORS-preflight request (or, with preflight_passthrough,
-// passes it on). An origin the policy refuses gets a bare 403. An allowed
-// origin asking for a method or header the policy refuses gets an ok status
-// with the lists the policy does allow, never a wildcard, so that the
-// browser's console names exactly what was refused.
+// passes it on). An origin the policy refuses gets a bare 403, and so does a
+// preflight beyond one of the module's bounds. An allowed origin asking for a
+// method or header the policy refuses gets an ok status with the lists the
+// policy does allow, never a wildcard, so that the browser's console names
+// exactly what was refused; those lists never cover the refused request.
 func (h *Handler) preflight(d *decision, w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, origin []string, allowed bool, acrm []string) error {
 	p := h.policy
 	d.vary = &p.varyPreflight
 	if !allowed {
 		h.refused(kindPreflight, resultOrigin, origin, "")
-		if p.passthrough {
-			return d.serve(w, r, next)
-		}
-		d.apply(w.Header())
-		w.WriteHeader(http.StatusForbidden)
-		return nil
+		return d.refusePreflight(w, r, next)
+	}
+	acrh := r.Header["Access-Control-Request-Headers"]
+	if b, limit, got := p.exceeds(acrm, acrh); b != withinBounds {
+		h.overBound(origin, b, limit, got)
+		return d.refusePreflight(w, r, next)
 	}
 	d.allowOrigin(origin[0])
 	method := acrm[0]
-	methodOK := len(acrm) == 1 && p.methods.allows(method)
-	acrh := r.Header["Access-Control-Request-Headers"]
+	methodOK := p.methods.allows(method)
 	requested, refusedName, headersOK := p.headers.check(acrh)
 
 	if methodOK && headersOK {
@@ -118,6 +118,37 @@ func (h *Handler) preflight(d *decision, w http.ResponseWriter, r *http.Request,
 	d.apply(w.Header())
 	w.WriteHeader(p.status)
 	return nil
+}
+
+// refusePreflight answers a preflight the module refuses whole: 403 and no
+// Access-Control-* header, or, with preflight_passthrough, the next handler's
+// answer without them.
+func (d *decision) refusePreflight(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if d.p.passthrough {
+		return d.serve(w, r, next)
+	}
+	d.apply(w.Header())
+	w.WriteHeader(http.StatusForbidden)
+	return nil
+}
+
+// overBound counts a preflight beyond a bound as refused and logs, at debug
+// level only, which bound it exceeded and by how much.
+func (h *Handler) overBound(origin []string, b bound, limit, got int) {
+	h.metrics.count(kindPreflight, resultBound)
+	if h.logger == nil {
+		return
+	}
+	if c := h.logger.Check(zapcore.DebugLevel, "refused CORS request"); c != nil {
+		c.Write(
+			zap.String("kind", kindPreflight.String()),
+			zap.String("refused", resultBound.String()),
+			zap.Strings("origin", truncated(origin)),
+			zap.String("bound", b.String()),
+			zap.Int("limit", limit),
+			zap.Int("got", got),
+		)
+	}
 }
 
 // refused counts a refusal and logs why, at debug level only: the check
@@ -359,14 +390,33 @@ func (d *decision) mergeVary(hdr http.Header) {
 }
 
 // serve puts the headers in place and calls the next handler with a writer
-// that enforces them. The writer is pooled: like any ResponseWriter it is
-// not used once ServeHTTP returns, and the values in the header map belong
-// to the decision, not to the writer.
+// that enforces them. A response can also leave without passing through that
+// writer: when a later handler returns an error, Caddy writes the error
+// response itself with the writer it holds, from the same header map, and a
+// handler that sets headers and then panics leaves them for whatever
+// recovers. So serve enforces the decision again on the way out, unless the
+// response has already gone through the writer.
+//
+// The writer is pooled: like any ResponseWriter it is not used once
+// ServeHTTP returns, and the values in the header map belong to the
+// decision, not to the writer.
 func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	d.apply(w.Header())
 	cw := writerPool.Get().(*corsWriter)
 	cw.ResponseWriter, cw.d = w, *d
+	returned := false
+	defer func() {
+		if !returned {
+			// A panic unwinds through here; the writer is not pooled
+			// again, since whoever recovers may still hold it.
+			cw.settle()
+		}
+	}()
 	err := next.ServeHTTP(cw, r)
+	returned = true
+	if err != nil {
+		cw.settle()
+	}
 	*cw = corsWriter{}
 	writerPool.Put(cw)
 	return err
@@ -390,6 +440,14 @@ func (cw *corsWriter) WriteHeader(status int) {
 		cw.wroteHeader = status >= 200 || status == http.StatusSwitchingProtocols
 	}
 	cw.ResponseWriter.WriteHeader(status)
+}
+
+// settle enforces the decision on a response that did not go through
+// WriteHeader, for whoever writes it instead.
+func (cw *corsWriter) settle() {
+	if !cw.wroteHeader {
+		cw.d.enforce(cw.Header())
+	}
 }
 
 func (cw *corsWriter) Write(b []byte) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -163,13 +164,30 @@ func TestServeHTTP(t *testing.T) {
 				"Access-Control-Allow-Methods": {"PATCH"},
 				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
 				"Vary":                         varyPreflight}},
-		{name: "PreflightWithTwoRequestMethodLinesIsRefused", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
+		// A preflight beyond a bound gets the refused origin's answer: an
+		// explanatory one would list what covers the request, and every
+		// browser would grant what the module counted as refused.
+		{name: "PreflightWithTwoRequestMethodLinesIsRefusedWhole", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
 			method: "OPTIONS", header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"PUT", "PUT"}},
+			wantStatus: 403, want: http.Header{"Vary": varyPreflight}},
+		{name: "PreflightWithTooManyRequestHeaderLinesIsRefusedWhole", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"X-A"}},
+			method: "OPTIONS", header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"GET"},
+				"Access-Control-Request-Headers": strings.Split(strings.Repeat("x-a\n", maxRequestHeaderLines), "\n")},
+			wantStatus: 403, want: http.Header{"Vary": varyPreflight}},
+		{name: "PreflightWithRequestHeadersLongerThanTheBoundIsRefusedWhole", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"Authorization"}},
+			method: "OPTIONS", header: pre(origin, "PUT", "Access-Control-Request-Headers", "authorization"+strings.Repeat(",", 400)),
+			wantStatus: 403, want: http.Header{"Vary": varyPreflight}},
+		{name: "PreflightWithinTheBoundsIsRead", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"Authorization"}, MaxAge: dur("10m")},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization"+strings.Repeat(",", 40)),
 			wantStatus: 204, want: http.Header{
 				"Access-Control-Allow-Origin":  {origin},
-				"Access-Control-Allow-Methods": {"PUT"},
-				"Access-Control-Allow-Headers": {"Accept, Content-Type, X-Requested-With"},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Access-Control-Allow-Headers": {"Authorization"},
+				"Access-Control-Max-Age":       {"600"},
 				"Vary":                         varyPreflight}},
+		{name: "PassthroughPreflightBeyondABoundGetsNoCORSHeaders", config: Handler{Origins: []string{origin}, PreflightPassthrough: true},
+			method: "OPTIONS", header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"PUT", "PUT"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": varyPreflight}},
 		{name: "CredentialedPreflightNamesMethodAndHeadersLiterally",
 			config: Handler{Origins: []string{origin}, AllowCredentials: true, Methods: []string{"*"}, AllowedHeaders: []string{"*"}},
 			method: "OPTIONS", header: pre(origin, "PATCH", "Access-Control-Request-Headers", "x-a, X-B"),
@@ -283,6 +301,24 @@ func TestServeHTTP(t *testing.T) {
 				"Access-Control-Allow-Origin":      {origin},
 				"Access-Control-Allow-Credentials": {"true"},
 				"Vary":                             {"Origin"}}},
+		// Caddy writes an error response itself, from the header map, with
+		// the writer it holds: whatever a later handler set before failing
+		// must not go out with it.
+		{name: "ForeignGrantBeforeAnErrorIsReplaced", config: creds, method: "GET", header: from(origin),
+			nextAdds: http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Allow-Methods": {"*"}, "Vary": {"Accept-Encoding"}},
+			nextErr:  caddyhttp.Error(http.StatusUnauthorized, errors.New("not authenticated")),
+			wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Vary":                             {"Origin", "Accept-Encoding"}}},
+		{name: "ForeignGrantBeforeAnErrorIsRemovedForRefusedOrigin", config: creds, method: "GET", header: from(otherOrigin),
+			nextAdds: http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Allow-Credentials": {"true"}},
+			nextErr:  caddyhttp.Error(http.StatusTeapot, errors.New("error directive")),
+			wantNext: true, want: http.Header{"Vary": {"Origin"}}},
+		{name: "ForeignGrantBeforeAnErrorIsRemovedWithoutOrigin", config: exact, method: "GET",
+			nextAdds: http.Header{"access-control-allow-origin": {"*"}, "Access-Control-Expose-Headers": {"X-Secret"}},
+			nextErr:  errors.New("any error, 500"),
+			wantNext: true, want: http.Header{"Vary": {"Origin"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,13 +341,13 @@ func runCase(t *testing.T, tt corsCase) {
 	called := false
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		called = true
-		if tt.nextErr != nil {
-			return tt.nextErr
-		}
 		for k, vs := range tt.nextAdds {
 			for _, v := range vs {
-				w.Header().Add(k, v)
+				w.Header()[k] = append(w.Header()[k], v) // in any spelling, as written
 			}
+		}
+		if tt.nextErr != nil {
+			return tt.nextErr
 		}
 		_, err := io.WriteString(w, "ok")
 		return err
@@ -333,6 +369,11 @@ func runCase(t *testing.T, tt corsCase) {
 	for _, name := range responseHeaders {
 		if g, w := got[name], tt.want[name]; !slices.Equal(g, w) {
 			t.Errorf("%s = %q, want %q", name, g, w)
+		}
+	}
+	for k := range got {
+		if h, _ := ownedIndex(k); h >= 0 && !slices.Contains(responseHeaders, k) {
+			t.Errorf("foreign spelling %q left in the response", k)
 		}
 	}
 }
@@ -391,6 +432,44 @@ func TestWriterEnforcesOnEveryWritePath(t *testing.T) {
 // TestHeaderValuesAreNotShared pins that a later handler changing a header
 // value in place neither leaks into the decision for the next request nor
 // survives into its own response.
+// TestDecisionSurvivesAPanic pins the panic path: a handler that sets a
+// grant of its own and panics leaves the module's decision in the header map
+// for whatever recovers and writes the response, and the panic goes on
+// unchanged.
+func TestDecisionSurvivesAPanic(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}, AllowCredentials: true})
+	for _, o := range []string{origin, otherOrigin, ""} {
+		t.Run("Origin="+o, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			if o != "" {
+				req.Header.Set("Origin", o)
+			}
+			rec := httptest.NewRecorder()
+			next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+				w.Header()["access-control-allow-credentials"] = []string{"true"}
+				panic("boom")
+			})
+			func() {
+				defer func() {
+					if p := recover(); p != "boom" {
+						t.Errorf("recovered %v, want the handler's panic", p)
+					}
+				}()
+				h.ServeHTTP(rec, req, next)
+			}()
+			want := http.Header{"Vary": {"Origin"}}
+			if o == origin {
+				want["Access-Control-Allow-Origin"] = []string{origin}
+				want["Access-Control-Allow-Credentials"] = []string{"true"}
+			}
+			if got := rec.Header(); !maps.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("header map after the panic = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func TestHeaderValuesAreNotShared(t *testing.T) {
 	h := provisioned(t, Handler{Origins: []string{origin}, ExposedHeaders: []string{"X-Total"}})
 	for range 2 {

@@ -104,18 +104,11 @@ func newHeaderSet(names []string) headerSet {
 
 // check reports whether every name in the Access-Control-Request-Headers
 // field lines is allowed. requested tells whether any name was asked for;
-// refused is the first name not allowed (or the whole value, when it is too
-// long or spread over too many lines to be worth reading).
+// refused is the first name not allowed, or empty when the lines exceed a
+// bound (see exceeds) and were not read.
 func (s *headerSet) check(lines []string) (requested bool, refused string, ok bool) {
-	if len(lines) > maxRequestHeaderLines {
-		return true, lines[0], false
-	}
-	total := 0
-	for _, l := range lines {
-		total += len(l)
-	}
-	if total > s.maxListLen {
-		return true, lines[0][:min(len(lines[0]), 64)], false
+	if b, _, _ := s.exceeds(lines); b != withinBounds {
+		return true, "", false
 	}
 	for _, line := range lines {
 		for line != "" {

@@ -34,7 +34,9 @@ func TestHeaderSetCheck(t *testing.T) {
 		{"WildcardDoesNotCoverAuthorization", &wildcard, []string{"x-a,AUTHORIZATION"}, true, false, "AUTHORIZATION"},
 		{"WildcardWithAuthorizationListed", &wildcardAuth, []string{"x-a,authorization"}, true, true, ""},
 		{"WildcardRefusesNonTokens", &wildcard, []string{"x-a,x\x00b"}, true, false, "x\x00b"},
-		{"TooManyLines", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines+1), "\n"), true, false, "x-api-key"},
+		{"TooManyLines", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines+1), "\n"), true, false, ""},
+		{"AsManyLinesAsTheBoundAllows", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines-1), "\n"), true, true, ""},
+		{"UnlistedNameOnTheLastLineTheBoundAllows", &explicit, append(strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines-1), "\n")[:maxRequestHeaderLines-1], "x-other"), true, false, "x-other"},
 		{"LongerThanThePolicyCouldAllow", &explicit, []string{strings.Repeat("x-api-key,", 100)}, true, false, ""},
 		{"HostileMegabyteOfCommas", &explicit, []string{strings.Repeat(",", 1<<20)}, true, false, ""},
 		{"HostileMegabyteWithWildcard", &wildcard, []string{strings.Repeat("a,", 1<<19)}, true, false, ""},
@@ -50,6 +52,38 @@ func TestHeaderSetCheck(t *testing.T) {
 			}
 			if len(refused) > 64 {
 				t.Errorf("refused name is %d bytes: logs would carry the hostile value", len(refused))
+			}
+		})
+	}
+}
+
+// TestHeaderSetExceeds pins the bounds beyond which a preflight is not read
+// and which one is named: the handler answers those preflights with a 403.
+func TestHeaderSetExceeds(t *testing.T) {
+	explicit := newHeaderSet([]string{"Authorization"})
+	wildcard := newHeaderSet([]string{"*"})
+	tests := []struct {
+		name      string
+		set       *headerSet
+		lines     []string
+		want      bound
+		wantLimit int
+		wantGot   int
+	}{
+		{"OneLine", &explicit, []string{"authorization"}, withinBounds, 0, 0},
+		{"NoLine", &explicit, nil, withinBounds, 0, 0},
+		{"SixteenLines", &explicit, strings.Split(strings.Repeat("authorization\n", 15), "\n"), withinBounds, 0, 0},
+		{"SeventeenLines", &explicit, strings.Split(strings.Repeat("authorization\n", 16), "\n"), boundRequestHeaderLines, 16, 17},
+		{"AuthorizationAnd400Commas", &explicit, []string{"authorization" + strings.Repeat(",", 400)}, boundRequestHeadersLength, explicit.maxListLen, 413},
+		{"LengthSummedOverLines", &explicit, []string{strings.Repeat(" ", 200), strings.Repeat(",", 200)}, boundRequestHeadersLength, explicit.maxListLen, 400},
+		{"WildcardAllowsEightKiB", &wildcard, []string{strings.Repeat("a,", 4<<10)}, withinBounds, 0, 0},
+		{"WildcardRefusesMore", &wildcard, []string{strings.Repeat("a,", 4<<10) + "a"}, boundRequestHeadersLength, 8 << 10, 8<<10 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, limit, got := tt.set.exceeds(tt.lines)
+			if b != tt.want || limit != tt.wantLimit || got != tt.wantGot {
+				t.Errorf("exceeds = %q, limit %d, got %d; want %q, %d, %d", b, limit, got, tt.want, tt.wantLimit, tt.wantGot)
 			}
 		})
 	}

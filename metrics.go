@@ -30,11 +30,12 @@ const (
 	resultOrigin
 	resultMethod
 	resultHeader
+	resultBound // a preflight beyond one of the module's bounds
 	numResults
 )
 
 func (r decisionResult) String() string {
-	return [...]string{"allowed", "origin", "method", "header"}[r]
+	return [...]string{"allowed", "origin", "method", "header", "bound"}[r]
 }
 
 // decisionCounters holds caddy_http_cors_decisions_total{kind,result}.
@@ -47,7 +48,7 @@ func newDecisionCounters(ctx caddy.Context) (*decisionCounters, error) {
 		Namespace: "caddy",
 		Subsystem: "http",
 		Name:      "cors_decisions_total",
-		Help:      "CORS requests by kind (preflight, actual) and result (allowed, or the part refused: origin, method, header).",
+		Help:      "CORS requests by kind (preflight, actual) and result (allowed, or the part refused: origin, method, header, or bound for a preflight beyond the module's limits).",
 	}, []string{"kind", "result"})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		// Every cors handler of a config shares the one collector.
@@ -62,7 +63,7 @@ func newDecisionCounters(ctx caddy.Context) (*decisionCounters, error) {
 	d := new(decisionCounters)
 	for k := range numKinds {
 		for r := range numResults {
-			if k == kindActual && (r == resultMethod || r == resultHeader) {
+			if k == kindActual && (r == resultMethod || r == resultHeader || r == resultBound) {
 				continue // actual requests are never refused for these
 			}
 			d.c[k][r] = vec.WithLabelValues(k.String(), r.String())
