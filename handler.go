@@ -13,11 +13,11 @@ import (
 )
 
 // ServeHTTP decides what the request's Origin may do, answers preflights, and
-// passes every other request on with the CORS headers already in place. The
-// headers go into the response header map before the next handler runs, so
-// they are on every response, including the errors Caddy writes itself when
-// a later handler fails; the wrapped writer then puts them back if a later
-// handler or an upstream replaced them.
+// passes every other request on. The decision goes into the response header
+// map when the response leaves, by whatever path (see serve), so it is on
+// every response, including the errors Caddy writes itself when a later
+// handler fails, and it replaces whatever a later handler or an upstream set
+// in its place.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	p := h.policy
 	d := decision{p: p, vary: &p.varyActual}
@@ -115,7 +115,7 @@ func (h *Handler) preflight(d *decision, w http.ResponseWriter, r *http.Request,
 	if p.passthrough {
 		return d.serve(w, r, next)
 	}
-	d.apply(w.Header())
+	d.enforce(w.Header())
 	w.WriteHeader(p.status)
 	return nil
 }
@@ -127,7 +127,7 @@ func (d *decision) refusePreflight(w http.ResponseWriter, r *http.Request, next 
 	if d.p.passthrough {
 		return d.serve(w, r, next)
 	}
-	d.apply(w.Header())
+	d.enforce(w.Header())
 	w.WriteHeader(http.StatusForbidden)
 	return nil
 }
@@ -297,43 +297,31 @@ func (d *decision) listAllowedNames(lines []string) {
 	}
 }
 
-// apply puts the decision into hdr: the owned headers as decided, the others
-// removed, and Vary merged.
-func (d *decision) apply(hdr http.Header) {
-	d.out = make([]string, bits.OnesCount8(d.sent)+1)
-	if len(hdr) > 0 {
-		d.enforce(hdr)
-		return
-	}
-	for h := range numOwned {
-		if d.sent&(1<<h) != 0 {
-			d.put(hdr, h)
-		}
-	}
-	if len(d.vary.tokens) > 0 {
-		d.out[len(d.out)-1] = d.vary.value
-		hdr["Vary"] = d.out[len(d.out)-1:]
-	}
-}
-
-// enforce restores the decision in hdr after other handlers had their turn,
-// touching only what they changed. It walks the header map once rather than
-// looking up each owned name: the names share a long prefix, which makes
-// each lookup of a small map hash the key.
+// enforce puts the decision into hdr: the owned headers as decided, every
+// other spelling or value of them removed, and Vary merged. It runs when the
+// response header is written, or when the response leaves another way, so
+// that whatever the other handlers set, before or after the module, the
+// decision is what goes out. It walks the header map once rather than
+// looking up each owned name, and not at all when the map is empty.
 func (d *decision) enforce(hdr http.Header) {
+	if d.out == nil {
+		d.out = make([]string, bits.OnesCount8(d.sent)+1)
+	}
 	var seen uint8
-	for k, got := range hdr {
-		h, canonical := ownedIndex(k)
-		if h < 0 {
-			continue
-		}
-		if d.sent&(1<<h) == 0 || !canonical {
-			delete(hdr, k)
-			continue
-		}
-		seen |= 1 << h
-		if len(got) != 1 || got[0] != d.value(h) {
-			d.put(hdr, h)
+	if len(hdr) > 0 {
+		for k, got := range hdr {
+			h, canonical := ownedIndex(k)
+			if h < 0 {
+				continue
+			}
+			if d.sent&(1<<h) == 0 || !canonical {
+				delete(hdr, k)
+				continue
+			}
+			seen |= 1 << h
+			if len(got) != 1 || got[0] != d.value(h) {
+				d.put(hdr, h)
+			}
 		}
 	}
 	for missing := d.sent &^ seen; missing != 0; missing &= missing - 1 {
@@ -389,19 +377,19 @@ func (d *decision) mergeVary(hdr http.Header) {
 	d.vary.merge(hdr, d.out[len(d.out)-1:])
 }
 
-// serve puts the headers in place and calls the next handler with a writer
-// that enforces them. A response can also leave without passing through that
-// writer: when a later handler returns an error, Caddy writes the error
-// response itself with the writer it holds, from the same header map, and a
-// handler that sets headers and then panics leaves them for whatever
-// recovers. So serve enforces the decision again on the way out, unless the
-// response has already gone through the writer.
+// serve calls the next handler with a writer that enforces the decision when
+// the response header is written. A response can also leave without passing
+// through that writer: a handler that returns without writing (net/http then
+// sends the header map as it is), one that returns an error (Caddy writes the
+// error response itself, with the writer it holds, from the same header map),
+// or one that panics (whatever recovers writes the map). So serve enforces
+// the decision on the way out too, unless the response has already gone
+// through the writer.
 //
 // The writer is pooled: like any ResponseWriter it is not used once
 // ServeHTTP returns, and the values in the header map belong to the
 // decision, not to the writer.
 func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	d.apply(w.Header())
 	cw := writerPool.Get().(*corsWriter)
 	cw.ResponseWriter, cw.d = w, *d
 	returned := false
@@ -414,9 +402,7 @@ func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}()
 	err := next.ServeHTTP(cw, r)
 	returned = true
-	if err != nil {
-		cw.settle()
-	}
+	cw.settle()
 	*cw = corsWriter{}
 	writerPool.Put(cw)
 	return err

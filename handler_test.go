@@ -282,10 +282,10 @@ func TestServeHTTP(t *testing.T) {
 			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Origin"}}},
 		{name: "UpstreamVaryOriginIsNotDuplicated", config: exact, method: "GET", header: from(origin),
 			nextAdds:   http.Header{"Vary": {"Accept-Encoding, origin"}},
-			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Accept-Encoding", "Origin"}}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Accept-Encoding, origin"}}},
 		{name: "UpstreamVaryIsMerged", config: exact, method: "GET", header: from(origin),
 			nextAdds:   http.Header{"Vary": {"Accept-Encoding"}},
-			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Origin", "Accept-Encoding"}}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Accept-Encoding", "Origin"}}},
 		{name: "EarlierVaryIsKept", config: exact, method: "GET", header: from(origin),
 			before:     http.Header{"Vary": {"Cookie"}},
 			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Cookie", "Origin"}}},
@@ -310,7 +310,7 @@ func TestServeHTTP(t *testing.T) {
 			wantNext: true, want: http.Header{
 				"Access-Control-Allow-Origin":      {origin},
 				"Access-Control-Allow-Credentials": {"true"},
-				"Vary":                             {"Origin", "Accept-Encoding"}}},
+				"Vary":                             {"Accept-Encoding", "Origin"}}},
 		{name: "ForeignGrantBeforeAnErrorIsRemovedForRefusedOrigin", config: creds, method: "GET", header: from(otherOrigin),
 			nextAdds: http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Allow-Credentials": {"true"}},
 			nextErr:  caddyhttp.Error(http.StatusTeapot, errors.New("error directive")),
@@ -432,6 +432,37 @@ func TestWriterEnforcesOnEveryWritePath(t *testing.T) {
 // TestHeaderValuesAreNotShared pins that a later handler changing a header
 // value in place neither leaks into the decision for the next request nor
 // survives into its own response.
+// TestDecisionWhenTheNextHandlerWritesNothing pins the exit path of a handler
+// that returns without writing: net/http then sends the header map as it is,
+// so the decision must be in it, and a foreign grant must not.
+func TestDecisionWhenTheNextHandlerWritesNothing(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}, AllowCredentials: true})
+	for _, o := range []string{origin, otherOrigin, ""} {
+		t.Run("Origin="+o, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			if o != "" {
+				req.Header.Set("Origin", o)
+			}
+			rec := httptest.NewRecorder()
+			err := h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+				return nil
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := http.Header{"Vary": {"Origin"}}
+			if o == origin {
+				want["Access-Control-Allow-Origin"] = []string{origin}
+				want["Access-Control-Allow-Credentials"] = []string{"true"}
+			}
+			if got := rec.Header(); !maps.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("header map = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 // TestDecisionSurvivesAPanic pins the panic path: a handler that sets a
 // grant of its own and panics leaves the module's decision in the header map
 // for whatever recovers and writes the response, and the panic goes on
@@ -472,24 +503,51 @@ func TestDecisionSurvivesAPanic(t *testing.T) {
 
 func TestHeaderValuesAreNotShared(t *testing.T) {
 	h := provisioned(t, Handler{Origins: []string{origin}, ExposedHeaders: []string{"X-Total"}})
-	for range 2 {
+	for i := range 2 {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Origin", origin)
-		rec := httptest.NewRecorder()
+		rec := &finalRecorder{header: make(http.Header)}
 		h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			// An Early Hints answer puts the decision in the map; a
+			// handler then changes the values in place.
+			w.WriteHeader(http.StatusEarlyHints)
 			w.Header()["Access-Control-Expose-Headers"][0] = "X-Secret"
 			w.Header()["Vary"][0] = "Cookie"
 			w.WriteHeader(200)
 			return nil
 		}))
-		hdr := rec.Result().Header
+		hdr := rec.final
 		if got := hdr["Access-Control-Expose-Headers"]; !slices.Equal(got, []string{"X-Total"}) {
-			t.Errorf("Access-Control-Expose-Headers = %q, want X-Total", got)
+			t.Errorf("request %d: Access-Control-Expose-Headers = %q, want X-Total", i, got)
 		}
 		if got := hdr["Vary"]; !slices.Equal(got, []string{"Cookie", "Origin"}) {
-			t.Errorf("Vary = %q, want Cookie, Origin", got)
+			t.Errorf("request %d: Vary = %q, want Cookie, Origin", i, got)
 		}
+		// Whoever holds the finished response (an access log, a cache)
+		// may change it too: the next request must not see that.
+		rec.Header()["Access-Control-Expose-Headers"][0] = "X-Secret"
+		rec.Header()["Vary"][0] = "Cookie"
 	}
+}
+
+// finalRecorder keeps a copy of the header map as it was when the final
+// status was written; informational ones (httptest.ResponseRecorder takes
+// them for final) leave it alone.
+type finalRecorder struct {
+	header, final http.Header
+}
+
+func (r *finalRecorder) Header() http.Header { return r.header }
+
+func (r *finalRecorder) WriteHeader(code int) {
+	if code >= 200 && r.final == nil {
+		r.final = r.header.Clone()
+	}
+}
+
+func (r *finalRecorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 // TestOwnedHeadersInAnySpelling pins that a later handler writing a CORS
