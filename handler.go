@@ -21,6 +21,20 @@ import (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	p := h.policy
 	d := decision{p: p, vary: &p.varyActual}
+	status := h.decide(&d, r)
+	if status == 0 || p.passthrough {
+		return d.serve(w, r, next)
+	}
+	d.enforce(w.Header())
+	w.WriteHeader(status)
+	return nil
+}
+
+// decide puts into d the module's decision for r, counts it and logs a
+// refusal. For a preflight it returns the status of the module's answer;
+// for any other request, 0.
+func (h *Handler) decide(d *decision, r *http.Request) (preflightStatus int) {
+	p := h.policy
 	origin := r.Header["Origin"]
 	if len(origin) == 0 {
 		// Not a CORS request. A policy of any origin still answers it with
@@ -30,12 +44,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			d.allowOrigin("")
 			d.exposeHeaders()
 		}
-		return d.serve(w, r, next)
+		return 0
 	}
 	allowed := len(origin) == 1 && p.origins.match(origin[0])
 	if r.Method == http.MethodOptions {
 		if acrm := r.Header["Access-Control-Request-Method"]; len(acrm) > 1 || len(acrm) == 1 && acrm[0] != "" {
-			return h.preflight(&d, w, r, next, origin, allowed, acrm)
+			return h.preflight(d, r, origin, allowed, acrm)
 		}
 	}
 	if allowed {
@@ -45,26 +59,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	} else {
 		h.refused(kindActual, resultOrigin, origin, "")
 	}
-	return d.serve(w, r, next)
+	return 0
 }
 
-// preflight answers a CORS-preflight request (or, with preflight_passthrough,
-// passes it on). An origin the policy refuses gets a bare 403, and so does a
-// preflight beyond one of the module's bounds. An allowed origin asking for a
-// method or header the policy refuses gets an ok status with the lists the
-// policy does allow, never a wildcard, so that the browser's console names
-// exactly what was refused; those lists never cover the refused request.
-func (h *Handler) preflight(d *decision, w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, origin []string, allowed bool, acrm []string) error {
+// preflight decides a CORS-preflight request. An origin the policy refuses
+// gets a bare 403, and so does a preflight beyond one of the module's bounds.
+// An allowed origin asking for a method or header the policy refuses gets an
+// ok status with the lists the policy does allow, never a wildcard, so that
+// the browser's console names exactly what was refused; those lists never
+// cover the refused request.
+func (h *Handler) preflight(d *decision, r *http.Request, origin []string, allowed bool, acrm []string) (status int) {
 	p := h.policy
 	d.vary = &p.varyPreflight
 	if !allowed {
 		h.refused(kindPreflight, resultOrigin, origin, "")
-		return d.refusePreflight(w, r, next)
+		return http.StatusForbidden
 	}
 	acrh := r.Header["Access-Control-Request-Headers"]
 	if b, limit, got := p.exceeds(acrm, acrh); b != withinBounds {
 		h.overBound(origin, b, limit, got)
-		return d.refusePreflight(w, r, next)
+		return http.StatusForbidden
 	}
 	d.allowOrigin(origin[0])
 	method := acrm[0]
@@ -92,44 +106,27 @@ func (h *Handler) preflight(d *decision, w http.ResponseWriter, r *http.Request,
 			}
 		}
 		h.metrics.count(kindPreflight, resultAllowed)
+		return p.status
+	}
+	switch {
+	case !p.methods.any:
+		d.send(hAllowMethods)
+	case methodOK:
+		d.send(hAllowMethods)
+		d.method = method
+	}
+	switch {
+	case !p.headers.any:
+		d.send(hAllowHeaders)
+	case requested:
+		d.listAllowedNames(acrh)
+	}
+	if !methodOK {
+		h.refused(kindPreflight, resultMethod, origin, method)
 	} else {
-		switch {
-		case !p.methods.any:
-			d.send(hAllowMethods)
-		case methodOK:
-			d.send(hAllowMethods)
-			d.method = method
-		}
-		switch {
-		case !p.headers.any:
-			d.send(hAllowHeaders)
-		case requested:
-			d.listAllowedNames(acrh)
-		}
-		if !methodOK {
-			h.refused(kindPreflight, resultMethod, origin, method)
-		} else {
-			h.refused(kindPreflight, resultHeader, origin, refusedName)
-		}
+		h.refused(kindPreflight, resultHeader, origin, refusedName)
 	}
-	if p.passthrough {
-		return d.serve(w, r, next)
-	}
-	d.enforce(w.Header())
-	w.WriteHeader(p.status)
-	return nil
-}
-
-// refusePreflight answers a preflight the module refuses whole: 403 and no
-// Access-Control-* header, or, with preflight_passthrough, the next handler's
-// answer without them.
-func (d *decision) refusePreflight(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if d.p.passthrough {
-		return d.serve(w, r, next)
-	}
-	d.enforce(w.Header())
-	w.WriteHeader(http.StatusForbidden)
-	return nil
+	return p.status
 }
 
 // overBound counts a preflight beyond a bound as refused and logs, at debug
