@@ -29,17 +29,19 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// TestComposition puts cors in front of every directive that can set headers
-// or write a response, in a real Caddy, and checks the ownership invariant on
-// every response over HTTP/1.1, h2c, HTTP/2 and HTTP/3: the owned headers
-// carry exactly the policy's decision, Vary is merged, and everything else
-// (status, body, other headers, informational responses) is what the same
-// config answers without cors.
+// TestIntegrationComposition puts cors in front of every directive that can
+// set headers or write a response, in a real Caddy, and checks the ownership
+// invariant on every response over HTTP/1.1, h2c, HTTP/2 and HTTP/3: the
+// owned headers carry exactly the policy's decision, Vary is merged, and
+// everything else (status, body, other headers, informational responses) is
+// what the same config answers without cors.
 //
 // Each policy gets one config with every directive on a path of its own; the
 // baseline is the same config without the cors lines. Subtests are named
-// protocol/directive/policy/request.
-func TestComposition(t *testing.T) {
+// protocol/directive/policy/request. Like every test starting Caddy through
+// caddytest, its name starts with TestIntegration, which CI's fuzzing step
+// skips (caddytest rewrites os.Args).
+func TestIntegrationComposition(t *testing.T) {
 	env := newCompositionEnv(t)
 	clients := func() map[string]*http.Client {
 		m := make(map[string]*http.Client, len(compositionProtocols))
