@@ -564,10 +564,8 @@ type interimResponse struct {
 func (i interimResponse) String() string { return fmt.Sprint(i.status) }
 
 func fetch(c *http.Client, proto, host, method, path, body string, header []string, origin string) captured {
-	scheme, port := "http", "9080"
-	if proto == "h2" || proto == "h3" {
-		scheme, port = "https", "9443"
-	}
+	i := slices.IndexFunc(compositionProtocols, func(p compositionProtocol) bool { return p.name == proto })
+	scheme, port := compositionProtocols[i].scheme, compositionProtocols[i].port
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -883,6 +881,8 @@ func (e *compositionEnv) rows(etag string) []compositionRow {
 		{name: "panic", status: -1, config: "cors_test_misbehave panic"},
 		{name: "panic-after-write", status: 200, config: "cors_test_misbehave panic_after_write", lossy: true},
 		{name: "early-hints-then-error", status: 503, interim: 1, config: "cors_test_misbehave early_hints_then_error"},
+		{name: "lowercase-keys", status: 200, config: "cors_test_misbehave lowercase_then_write"},
+		{name: "lowercase-keys-then-error", status: 500, config: "cors_test_misbehave lowercase_then_error"},
 		// handle_errors: a site of their own, so that the rows above see
 		// the errors Caddy writes when a site has no handle_errors
 		{name: "handle_errors-respond", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
@@ -1023,7 +1023,8 @@ func init() {
 // directive takes: it grants everything in the header map, then panics
 // (before or after writing), or sends 103 Early Hints and returns an error.
 type misbehave struct {
-	// Mode is panic, panic_after_write or early_hints_then_error.
+	// Mode is panic, panic_after_write, early_hints_then_error,
+	// lowercase_then_write or lowercase_then_error.
 	Mode string `json:"mode,omitempty"`
 }
 
@@ -1053,6 +1054,16 @@ func (m misbehave) ServeHTTP(w http.ResponseWriter, _ *http.Request, _ caddyhttp
 		w.WriteHeader(http.StatusEarlyHints)
 		h.Set("Access-Control-Expose-Headers", "X-Secret")
 		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("after early hints"))
+	case "lowercase_then_write", "lowercase_then_error":
+		// Keys a handler writes into the map directly, not canonicalized:
+		// HTTP/1.1 sends them as they are, and clients read them as the
+		// same header.
+		h["access-control-allow-origin"] = []string{"https://evil.example.net"}
+		h["access-control-max-age"] = []string{"86400"}
+		if m.Mode == "lowercase_then_error" {
+			return caddyhttp.Error(http.StatusInternalServerError, errors.New("after lowercase keys"))
+		}
+		io.WriteString(w, "lowercase keys")
 	}
 	return nil
 }
