@@ -118,9 +118,9 @@ func TestIntegrationComposition(t *testing.T) {
 							delete(h, name)
 						}
 						want = captured{status: got.status, header: h, body: got.body, bodyErr: got.bodyErr}
-						problems = checkOwnership(pol, req.origin, got, want)
+						problems = checkOwnership(pol, r, req.origin, got, want)
 					default:
-						problems = checkOwnership(pol, req.origin, got, want)
+						problems = checkOwnership(pol, r, req.origin, got, want)
 					}
 					t.Run(name, func(t *testing.T) {
 						if skip != "" {
@@ -359,7 +359,7 @@ func checkModulePreflight(p compositionPolicy, req compositionRequest, got captu
 
 // checkOwnership checks one response with cors (got) against the same
 // request without cors (want) and the policy's decision.
-func checkOwnership(p compositionPolicy, origin string, got, want captured) []string {
+func checkOwnership(p compositionPolicy, r compositionRow, origin string, got, want captured) []string {
 	switch {
 	case want.err != nil && got.err != nil:
 		return nil // nothing went out either way (a handler panicked)
@@ -369,6 +369,7 @@ func checkOwnership(p compositionPolicy, origin string, got, want captured) []st
 		return []string{fmt.Sprintf("request failed: %v; without cors: status %d", got.err, want.status)}
 	}
 	owned, vary := p.decision(origin)
+	maps.Copy(owned, r.ungoverned)
 	var problems []string
 	if got.status != want.status {
 		problems = append(problems, fmt.Sprintf("status %d, without cors %d", got.status, want.status))
@@ -625,22 +626,26 @@ func websocketHandshake(host, path, origin string) captured {
 // compositionRow is one directive (or combination) on a path of its own:
 // /<name>/ on its site, handled by a handle_path block holding config.
 type compositionRow struct {
-	name      string
-	dir       string // the path prefix, when not /<name>
-	site      string // "localhost", "errors.localhost" or "issue.localhost"
-	config    string // inside handle_path /<name>/*; "" for the issue site
-	errors    string // inside the site's handle_errors, for this path
-	method    string
-	path      string // below /<name>; for the issue site the whole path
-	header    []string
-	body      string
-	only      string // served over this protocol only
-	policy    string // only with this policy
-	status    int    // what the row answers without cors; -1: no response
-	interim   int    // informational responses before it
-	preflight bool   // a preflight the module answers: no baseline
-	websocket bool
-	lossy     bool // the response may be lost on the way (a panic resets the stream)
+	name   string
+	dir    string // the path prefix, when not /<name>
+	site   string // "localhost", "errors.localhost" or "issue.localhost"
+	config string // inside handle_path /<name>/*; "" for the issue site
+	errors string // inside the site's handle_errors, for this path
+
+	// ungoverned are the owned headers that a handle_errors route without
+	// a cors of its own sets: they are that route's, not the site's cors'.
+	ungoverned map[string]string
+	method     string
+	path       string // below /<name>; for the issue site the whole path
+	header     []string
+	body       string
+	only       string // served over this protocol only
+	policy     string // only with this policy
+	status     int    // what the row answers without cors; -1: no response
+	interim    int    // informational responses before it
+	preflight  bool   // a preflight the module answers: no baseline
+	websocket  bool
+	lossy      bool // the response may be lost on the way (a panic resets the stream)
 }
 
 // checkBaseline guards the table itself: a row whose path no handler
@@ -885,16 +890,23 @@ func (e *compositionEnv) rows(etag string) []compositionRow {
 		{name: "lowercase-keys-then-error", status: 500, config: "cors_test_misbehave lowercase_then_error"},
 		// handle_errors: a site of their own, so that the rows above see
 		// the errors Caddy writes when a site has no handle_errors
+		// the errors Caddy writes when a site has no handle_errors. A
+		// handle_errors route is a route of its own: a cors there governs
+		// it, and without one the headers it sets itself are its own.
 		{name: "handle_errors-respond", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
 			errors: "respond \"custom {err.status_code}\""},
-		{name: "handle_errors-header", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
-			errors: setsEveryOwnedHeader + "\nrespond \"custom {err.status_code}\""},
-		{name: "handle_errors-own-cors", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
-			errors: "{cors}\n" + leaks + "\nrespond \"own cors {err.status_code}\""},
-		{name: "handle_errors-error", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
-			errors: leaks + "\nerror \"again\" 500"},
 		{name: "handle_errors-after-header", status: 503, site: "errors.localhost", config: leaks + "\nerror \"boom\" 503",
 			errors: "respond \"custom {err.status_code}\""},
+		{name: "handle_errors-header", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
+			errors:     "header Access-Control-Allow-Origin \"*\"\nrespond \"custom {err.status_code}\"",
+			ungoverned: map[string]string{"Access-Control-Allow-Origin": "*"}},
+		{name: "handle_errors-header-own-cors", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
+			errors: "{cors}\n" + setsEveryOwnedHeader + "\nrespond \"own cors {err.status_code}\""},
+		{name: "handle_errors-error", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
+			errors:     leaks + "\nerror \"again\" 500",
+			ungoverned: map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": "true"}},
+		{name: "handle_errors-error-own-cors", status: 503, site: "errors.localhost", config: "error \"boom\" 503",
+			errors: "{cors}\n" + leaks + "\nerror \"again\" 500"},
 	}
 	// The module answers these preflights itself: they never reach the
 	// directive.
