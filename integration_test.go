@@ -14,11 +14,16 @@ import (
 )
 
 // These tests run a real Caddy in-process (caddytest: fixed ports 9080 and
-// 2999, so they never run in parallel) and talk to it over loopback.
+// 2999, so they never run in parallel) and talk to it over loopback. The
+// globals keep Caddy out of the home directory: no autosave.json, no storage
+// checks or cleaning stamps.
 
 const caddyGlobals = `{
 	skip_install_trust
 	admin localhost:2999
+	persist_config off
+	storage_check off
+	storage_clean_interval off
 	http_port 9080
 	https_port 9443
 	grace_period 1ns
@@ -254,13 +259,13 @@ func TestIntegrationLoadErrors(t *testing.T) {
 			"max_age: -1m0s is negative"},
 		{"CaddyfileBadStatus", caddyGlobals + "http://localhost:9080 {\n\tcors {\n\t\tpreflight_status 404\n\t}\n}\n", "caddyfile",
 			"preflight_status: 404 is not a 2xx status"},
-		{"JSONNamesTheFields", `{"admin":{"listen":"localhost:2999"},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[
+		{"JSONNamesTheFields", `{"admin":{"listen":"localhost:2999","config":{"persist":false}},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[
 			{"handler":"cors","origins":["*"],"allow_credentials":true,"methods":["TRACE"],"max_age":"1.5s"}]}]}}}}}`, "json",
 			"allow_credentials: credentials need explicit origins"},
-		{"JSONMaxAgeInNanoseconds", `{"admin":{"listen":"localhost:2999"},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[
+		{"JSONMaxAgeInNanoseconds", `{"admin":{"listen":"localhost:2999","config":{"persist":false}},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[
 			{"handler":"cors","max_age":600}]}]}}}}}`, "json",
 			"max_age: 600ns is not whole seconds"},
-		{"JSONForbiddenMethod", `{"admin":{"listen":"localhost:2999"},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[
+		{"JSONForbiddenMethod", `{"admin":{"listen":"localhost:2999","config":{"persist":false}},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[
 			{"handler":"cors","methods":["GET","TRACE"]}]}]}}}}}`, "json",
 			`methods[1]: \"TRACE\" is a method browsers never let a script send`},
 	}

@@ -1,0 +1,180 @@
+package cors
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// caddytestPorts are the fixed loopback ports caddytest and caddyGlobals use:
+// Caddy's HTTP and HTTPS ports and its admin endpoint.
+var caddytestPorts = []int{9080, 9443, 2999}
+
+// TestMain keeps the tests out of the home directory and, before any test
+// that starts Caddy through caddytest runs, checks that its fixed ports are
+// free: a taken port otherwise fails those tests after minutes, in a thousand
+// lines of Caddy's logs that never name the port.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "cors-test-caddy-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// caddytest starts Caddy with `caddy run` and an initial config of its
+	// own, which Caddy autosaves, and Caddy's local CA lives in the default
+	// storage: both go to a temporary directory instead of ~/.config/caddy
+	// and ~/.local/share/caddy.
+	caddy.ConfigAutosavePath = filepath.Join(dir, "autosave.json")
+	caddy.DefaultStorage.Path = dir
+	if tests := selectedCaddytestTests(); len(tests) > 0 {
+		for _, port := range caddytestPorts {
+			if msg := portTaken(port); msg != "" {
+				who := tests[0] + " needs"
+				if len(tests) > 1 {
+					who = fmt.Sprintf("%s and %d other tests need", tests[0], len(tests)-1)
+				}
+				fmt.Fprintf(os.Stderr, "%s: %s ports 9080, 9443 and 2999 free (they start Caddy through caddytest)\n", msg, who)
+				os.RemoveAll(dir)
+				os.Exit(1)
+			}
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// selectedCaddytestTests returns the tests of this package that start a
+// Caddy through caddytest (found in the source: they call
+// caddytest.NewTester or caddytest.AssertLoadError) and that -run and -skip
+// select, so that `go test -run TestOrigin` never needs the ports.
+func selectedCaddytestTests() []string {
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		return nil
+	}
+	run := topLevelPattern(flag.Lookup("test.run"))
+	skip := topLevelPattern(flag.Lookup("test.skip"))
+	var selected []string
+	for _, name := range caddytestTests() {
+		if (run == nil || run.MatchString(name)) && (skip == nil || !skip.MatchString(name)) {
+			selected = append(selected, name)
+		}
+	}
+	return selected
+}
+
+// topLevelPattern compiles the part of a -run or -skip pattern that top-level
+// test names are matched against (the text before the first '/'); nil means
+// the flag is unset or not understood, and then every test counts as selected
+// for -run and none as skipped.
+func topLevelPattern(f *flag.Flag) *regexp.Regexp {
+	if f == nil || f.Value.String() == "" {
+		return nil
+	}
+	first, _, _ := strings.Cut(f.Value.String(), "/")
+	re, err := regexp.Compile(first)
+	if err != nil {
+		return nil
+	}
+	return re
+}
+
+// caddytestTests lists the Test functions of this directory's _test.go files
+// whose bodies call caddytest.NewTester or caddytest.AssertLoadError.
+func caddytestTests() []string {
+	files, _ := filepath.Glob("*_test.go")
+	fset := token.NewFileSet()
+	var names []string
+	for _, file := range files {
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			continue
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || fn.Body == nil || !strings.HasPrefix(fn.Name.Name, "Test") {
+				continue
+			}
+			uses := false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "caddytest" &&
+						(sel.Sel.Name == "NewTester" || sel.Sel.Name == "AssertLoadError") {
+						uses = true
+					}
+				}
+				return !uses
+			})
+			if uses {
+				names = append(names, fn.Name.Name)
+			}
+		}
+	}
+	return names
+}
+
+// portTaken returns "" when port can be bound on every interface, as Caddy
+// binds its HTTP ports, or a sentence naming the port and, when this user
+// may see it, the process listening on it.
+func portTaken(port int) string {
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err == nil {
+		l.Close()
+		return ""
+	}
+	if holder := portHolder(port); holder != "" {
+		return fmt.Sprintf("port %d is taken by %s", port, holder)
+	}
+	return fmt.Sprintf("port %d is taken (by a process this user cannot see: %v)", port, err)
+}
+
+// portHolder finds the process listening on port from /proc: the socket's
+// inode in /proc/net/tcp{,6}, then the process with a descriptor on it.
+func portHolder(port int) string {
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, ok := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); ok && err == nil && int(p) == port {
+				inodes["socket:["+fields[9]+"]"] = true
+			}
+		}
+		f.Close()
+	}
+	if len(inodes) == 0 {
+		return ""
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range procs {
+		if target, err := os.Readlink(fd); err == nil && inodes[target] {
+			pid := strings.Split(fd, "/")[2]
+			cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			cmd := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
+			return fmt.Sprintf("pid %s (%s)", pid, cmd)
+		}
+	}
+	return ""
+}
