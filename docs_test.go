@@ -96,7 +96,7 @@ func TestDocsCaddyfilesAdapt(t *testing.T) {
 		t.Run(b.String(), func(t *testing.T) {
 			input := b.body
 			if first := firstLine(input); !strings.HasSuffix(first, "{") {
-				input = "example.com {\n" + indent(input) + "}\n"
+				input = "example.com {\n" + indentBlock(input) + "}\n"
 			}
 			cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), map[string]any{"filename": b.String()})
 			if err != nil {
@@ -166,7 +166,7 @@ func firstLine(s string) string {
 	return ""
 }
 
-func indent(s string) string {
+func indentBlock(s string) string {
 	var out strings.Builder
 	for _, line := range strings.SplitAfter(s, "\n") {
 		if strings.TrimSpace(line) != "" {
