@@ -22,6 +22,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	p := h.policy
 	d := decision{p: p, vary: &p.varyActual}
 	status := h.decide(&d, r)
+	if p.reportOnly {
+		// Report-only changes nothing: the decision is made and counted,
+		// and the response, preflight or not, is the next handler's alone.
+		return next.ServeHTTP(w, r)
+	}
 	if status == 0 || p.passthrough {
 		return d.serve(w, r, next)
 	}

@@ -82,6 +82,14 @@ type Handler struct {
 	// preflight with any other status. Default: 204.
 	PreflightStatus int `json:"preflight_status,omitempty"`
 
+	// Change nothing and only report: pass every request, preflights
+	// included, to the next handler untouched, and log and count where the
+	// response's own CORS headers differ from what this policy would send.
+	// It exists to move CORS out of an application without breaking a client
+	// nobody remembered, the way Content-Security-Policy-Report-Only lets a
+	// site try a policy first; dropping it is the whole switch-over.
+	ReportOnly bool `json:"report_only,omitempty"`
+
 	policy   *policy
 	problems []configProblem
 	logger   *zap.Logger
