@@ -11,6 +11,7 @@ package cors
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -118,6 +119,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	var err error
 	h.metrics, err = newDecisionCounters(ctx)
+	if err != nil || !p.reportOnly {
+		return err
+	}
+	p.reporter = &reporter{logger: h.logger, now: time.Now}
+	p.reports, err = newReportCounters(ctx)
 	return err
 }
 

@@ -23,6 +23,8 @@ type policy struct {
 	passthrough    bool
 	// reportOnly: change nothing, only compare (see Handler.ReportOnly).
 	reportOnly bool
+	reporter   *reporter
+	reports    *reportCounters
 	status     int
 
 	// allowMethods and allowHeaders answer allowed preflights. Empty means
