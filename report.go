@@ -127,31 +127,46 @@ type reporter struct {
 
 	mu     sync.Mutex
 	window time.Time
-	seen   map[string]struct{}
+	seen   map[reportKey]struct{}
+}
+
+type reportKey struct {
+	kind   decisionKind
+	diff   difference
+	origin string
 }
 
 const maxReportKeys = 1024
 
+// allow tells whether the disagreement is the first of its kind this
+// minute; it allocates nothing for one already seen.
+func (rp *reporter) allow(kind decisionKind, origin string, diff difference) bool {
+	if rp == nil || rp.logger == nil {
+		return false
+	}
+	key := reportKey{kind, diff, truncate(origin)}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if t := rp.now(); rp.seen == nil || t.Sub(rp.window) >= time.Minute {
+		rp.window, rp.seen = t, make(map[reportKey]struct{})
+	}
+	if _, dup := rp.seen[key]; dup || len(rp.seen) >= maxReportKeys {
+		return false
+	}
+	rp.seen[key] = struct{}{}
+	return true
+}
+
 // report logs the disagreement unless the same one was logged this minute.
 func (rp *reporter) report(kind decisionKind, origin string, diff difference, resp, pol string) {
-	if rp == nil || rp.logger == nil {
+	if !rp.allow(kind, origin, diff) {
 		return
 	}
+	rp.log(kind, origin, diff, resp, pol)
+}
+
+func (rp *reporter) log(kind decisionKind, origin string, diff difference, resp, pol string) {
 	origin = truncate(origin)
-	key := kind.String() + " " + diff.String() + " " + origin
-	rp.mu.Lock()
-	if t := rp.now(); rp.seen == nil || t.Sub(rp.window) >= time.Minute {
-		rp.window, rp.seen = t, make(map[string]struct{})
-	}
-	_, dup := rp.seen[key]
-	full := len(rp.seen) >= maxReportKeys
-	if !dup && !full {
-		rp.seen[key] = struct{}{}
-	}
-	rp.mu.Unlock()
-	if dup || full {
-		return
-	}
 	rp.logger.Warn("cors report-only: response differs from policy",
 		zap.String("kind", kind.String()), zap.String("origin", origin),
 		zap.String("difference", diff.String()),
@@ -181,7 +196,7 @@ func (d *decision) compare(hdr http.Header, status int) {
 		return
 	}
 	d.p.reports.count(kind, diff)
-	if rp := d.p.reporter; rp != nil {
-		rp.report(kind, d.reqOrigin, diff, describe(&resp, d.reqOrigin, respOK), describe(&pol, d.reqOrigin, polOK))
+	if rp := d.p.reporter; rp.allow(kind, d.reqOrigin, diff) {
+		rp.log(kind, d.reqOrigin, diff, describe(&resp, d.reqOrigin, respOK), describe(&pol, d.reqOrigin, polOK))
 	}
 }
