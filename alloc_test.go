@@ -129,3 +129,28 @@ func TestAllocations(t *testing.T) {
 		})
 	}
 }
+
+// TestReportOnlyAllocations pins that report-only mode allocates at most
+// once per request, a disagreement already logged this minute included
+// (nopNext sends no CORS header, so allowed requests disagree).
+func TestReportOnlyAllocations(t *testing.T) {
+	report := benchPolicy
+	report.ReportOnly, report.PreflightStatus, report.PreflightPassthrough = true, 0, false
+	h := provisioned(t, report)
+	h.logger = infoLogger()
+	for _, tc := range allocCases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "/", nil)
+			req.Header = tc.header
+			w := &discardWriter{h: make(http.Header)}
+			h.ServeHTTP(w, req, nopNext) // the one log line of the minute
+			got := testing.AllocsPerRun(100, func() {
+				clear(w.h)
+				h.ServeHTTP(w, req, nopNext)
+			})
+			if got > 1 {
+				t.Errorf("%s: %v allocations per request, want at most 1", tc.name, got)
+			}
+		})
+	}
+}

@@ -135,6 +135,35 @@ func BenchmarkPolicySize(b *testing.B) {
 	}
 }
 
+// BenchmarkReportOnly compares report-only mode with the normal mode on an
+// allowed actual request and an allowed preflight: report-only must cost at
+// most twice as much.
+//
+//	go test -run '^$' -bench BenchmarkReportOnly -benchmem -count 8 . | benchstat -col /mode -
+func BenchmarkReportOnly(b *testing.B) {
+	report := benchPolicy
+	report.ReportOnly, report.PreflightStatus, report.PreflightPassthrough = true, 0, false
+	modes := []struct {
+		name string
+		h    *Handler
+	}{{"normal", provisioned(b, benchPolicy)}, {"report", provisioned(b, report)}}
+	requests := []struct {
+		name, method string
+		header       http.Header
+	}{
+		{"actual", "GET", from("https://app.example.com")},
+		{"preflight", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "content-type")},
+	}
+	for _, rq := range requests {
+		for _, m := range modes {
+			m.h.logger = infoLogger()
+			b.Run("request="+rq.name+"/mode="+m.name, func(b *testing.B) {
+				benchServe(b, m.h, rq.method, rq.header)
+			})
+		}
+	}
+}
+
 // provisionMeasured provisions h as Caddy would and reports how long that
 // took and how much heap the provisioned handler keeps alive.
 func provisionMeasured(b *testing.B, h Handler) (_ *Handler, took time.Duration, heap uint64) {

@@ -40,6 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		allow_private_network
 //		preflight_passthrough
 //		preflight_status      <code>
+//		report_only
 //	}
 //
 // Origins on the directive line and in `origins` add up, as do repeated list
@@ -121,6 +122,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			md := caddy.Duration(dur)
 			h.MaxAge = &md
 			pos["max_age"] = []tokenPos{{d.File(), d.Line()}}
+		case "report_only":
+			if d.NextArg() {
+				errorf("report_only takes no value, not %q: write report_only alone", d.Val())
+				d.RemainingArgs()
+				continue
+			}
+			h.ReportOnly = true
+			pos["report_only"] = []tokenPos{{d.File(), d.Line()}}
 		case "allow_private_network", "preflight_passthrough":
 			if d.NextArg() {
 				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)
@@ -166,6 +175,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var subdirectives = []string{
 	"origins", "origin_regexp", "methods", "allowed_headers", "exposed_headers",
 	"allow_credentials", "max_age", "allow_private_network", "preflight_passthrough", "preflight_status",
+	"report_only",
 }
 
 // didYouMean suggests the subdirective a typo most likely meant: other
@@ -184,7 +194,7 @@ func didYouMean(sub string) string {
 // singleValued lists the subdirectives that may be given only once.
 var singleValued = map[string]struct{}{
 	"allow_credentials": {}, "max_age": {}, "preflight_status": {},
-	"allow_private_network": {}, "preflight_passthrough": {},
+	"allow_private_network": {}, "preflight_passthrough": {}, "report_only": {},
 }
 
 var listExample = map[string]string{

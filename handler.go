@@ -22,6 +22,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	p := h.policy
 	d := decision{p: p, vary: &p.varyActual}
 	status := h.decide(&d, r)
+	if p.reportOnly {
+		// Report-only changes nothing: the response, preflight or not, is
+		// the next handler's alone; the writer compares it with d.
+		if o := r.Header["Origin"]; len(o) != 1 {
+			return next.ServeHTTP(w, r)
+		} else {
+			d.reqOrigin = o[0]
+		}
+		d.preflightStatus = status
+		return d.serve(w, r, next)
+	}
 	if status == 0 || p.passthrough {
 		return d.serve(w, r, next)
 	}
@@ -222,6 +233,11 @@ type decision struct {
 	method string // Access-Control-Allow-Methods, when the policy cannot name its methods
 	names  string // Access-Control-Allow-Headers, when the policy cannot name its headers
 
+	// In report-only mode: the request's one Origin line, and for a
+	// preflight the status the module would answer with.
+	reqOrigin       string
+	preflightStatus int
+
 	// out holds the values handed to the header map: one per header sent,
 	// in the order of ownedHeaders, then Vary. A later handler may change
 	// them in place; the decision above stays as it was.
@@ -399,6 +415,16 @@ func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}()
 	err := next.ServeHTTP(cw, r)
 	returned = true
+	if !cw.wroteHeader && d.p.reportOnly {
+		status := http.StatusOK
+		if err != nil {
+			status = http.StatusInternalServerError
+			if he, ok := err.(caddyhttp.HandlerError); ok && he.StatusCode != 0 {
+				status = he.StatusCode
+			}
+		}
+		cw.final(status)
+	}
 	cw.settle()
 	*cw = corsWriter{}
 	writerPool.Put(cw)
@@ -419,16 +445,28 @@ type corsWriter struct {
 // not end the handler's turn.
 func (cw *corsWriter) WriteHeader(status int) {
 	if !cw.wroteHeader {
-		cw.d.enforce(cw.Header())
-		cw.wroteHeader = status >= 200 || status == http.StatusSwitchingProtocols
+		final := status >= 200 || status == http.StatusSwitchingProtocols
+		if !cw.d.p.reportOnly {
+			cw.d.enforce(cw.Header())
+		} else if final {
+			cw.final(status)
+		}
+		cw.wroteHeader = final
 	}
 	cw.ResponseWriter.WriteHeader(status)
+}
+
+// final is the moment the header becomes final in report-only mode: it
+// compares the response with the decision, once.
+func (cw *corsWriter) final(status int) {
+	cw.wroteHeader = true
+	cw.d.compare(cw.Header(), status)
 }
 
 // settle enforces the decision on a response that did not go through
 // WriteHeader, for whoever writes it instead.
 func (cw *corsWriter) settle() {
-	if !cw.wroteHeader {
+	if !cw.wroteHeader && !cw.d.p.reportOnly {
 		cw.d.enforce(cw.Header())
 	}
 }

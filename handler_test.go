@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -614,4 +615,48 @@ func TestConcurrentRequests(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestReportOnlyChangesNothing pins that in report-only mode the response is
+// the next handler's alone: every preflight reaches it, and the header map,
+// status and body leave exactly as it wrote them.
+func TestReportOnlyChangesNothing(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}, Methods: []string{"PUT"}, AllowCredentials: true, ReportOnly: true})
+	for _, tt := range []struct {
+		name   string
+		method string
+		hdr    http.Header
+	}{
+		{"AllowedPreflight", "OPTIONS", pre(origin, "PUT")},
+		{"RefusedPreflight", "OPTIONS", pre(otherOrigin, "PUT")},
+		{"AllowedActual", "GET", from(origin)},
+		{"RefusedActual", "GET", from(otherOrigin)},
+		{"NoOrigin", "GET", http.Header{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			backend := func(w http.ResponseWriter) {
+				w.Header()["access-control-allow-origin"] = []string{"*"}
+				w.Header()["Vary"] = []string{"Accept"}
+				w.WriteHeader(http.StatusTeapot)
+				_, _ = w.Write([]byte("body"))
+			}
+			want := httptest.NewRecorder()
+			backend(want)
+			called := false
+			req := httptest.NewRequest(tt.method, "/", nil)
+			req.Header = tt.hdr
+			got := httptest.NewRecorder()
+			err := h.ServeHTTP(got, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+				called = true
+				backend(w)
+				return nil
+			}))
+			if err != nil || !called {
+				t.Fatalf("err %v, next called %v", err, called)
+			}
+			if !reflect.DeepEqual(got.Header(), want.Header()) || got.Code != want.Code || got.Body.String() != want.Body.String() {
+				t.Errorf("got %d %v %q, want %d %v %q", got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+			}
+		})
+	}
 }

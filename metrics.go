@@ -77,3 +77,39 @@ func (d *decisionCounters) count(k decisionKind, r decisionResult) {
 		d.c[k][r].Inc()
 	}
 }
+
+// reportCounters holds caddy_http_cors_report_only_total{kind,difference}.
+type reportCounters struct {
+	c [numKinds][numDifferences]prometheus.Counter
+}
+
+func newReportCounters(ctx caddy.Context) (*reportCounters, error) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "http",
+		Name:      "cors_report_only_total",
+		Help:      "Report-only mode: responses whose CORS headers differ from the policy's, by kind (preflight, actual) and difference.",
+	}, []string{"kind", "difference"})
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := reg.Register(vec); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+			vec = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	rc := new(reportCounters)
+	for k := range numKinds {
+		for d := diffGrant; d < numDifferences; d++ {
+			rc.c[k][d] = vec.WithLabelValues(k.String(), d.String())
+		}
+	}
+	return rc, nil
+}
+
+func (rc *reportCounters) count(k decisionKind, d difference) {
+	if rc != nil {
+		rc.c[k][d].Inc()
+	}
+}

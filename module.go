@@ -11,6 +11,7 @@ package cors
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -82,6 +83,14 @@ type Handler struct {
 	// preflight with any other status. Default: 204.
 	PreflightStatus int `json:"preflight_status,omitempty"`
 
+	// Change nothing and only report: pass every request, preflights
+	// included, to the next handler untouched, and log and count where the
+	// response's own CORS headers differ from what this policy would send.
+	// It exists to move CORS out of an application without breaking a client
+	// nobody remembered, the way Content-Security-Policy-Report-Only lets a
+	// site try a policy first; dropping it is the whole switch-over.
+	ReportOnly bool `json:"report_only,omitempty"`
+
 	policy   *policy
 	problems []configProblem
 	logger   *zap.Logger
@@ -110,6 +119,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	var err error
 	h.metrics, err = newDecisionCounters(ctx)
+	if err != nil || !p.reportOnly {
+		return err
+	}
+	p.reporter = &reporter{logger: h.logger, now: time.Now}
+	p.reports, err = newReportCounters(ctx)
 	return err
 }
 

@@ -21,7 +21,11 @@ type policy struct {
 
 	privateNetwork bool
 	passthrough    bool
-	status         int
+	// reportOnly: change nothing, only compare (see Handler.ReportOnly).
+	reportOnly bool
+	reporter   *reporter
+	reports    *reportCounters
+	status     int
 
 	// allowMethods and allowHeaders answer allowed preflights. Empty means
 	// the answer must name what was requested, because with credentials a
@@ -315,6 +319,13 @@ func (c *compiler) preflight(h *Handler) {
 	p.privateNetwork = h.AllowPrivateNetwork
 	p.passthrough = h.PreflightPassthrough
 	p.status = h.PreflightStatus
+	p.reportOnly = h.ReportOnly
+	if h.ReportOnly && h.PreflightPassthrough {
+		c.errorf("report_only", -1, "report_only already passes every preflight on untouched, and preflight_passthrough would add headers to it: remove preflight_passthrough (JSON: preflight_passthrough) or report_only")
+	}
+	if h.ReportOnly && h.PreflightStatus != 0 {
+		c.errorf("report_only", -1, "report_only never answers a preflight, so preflight_status %d would never be used: remove preflight_status (JSON: preflight_status) while report_only is on", h.PreflightStatus)
+	}
 	switch {
 	case p.status == 0:
 		p.status = http.StatusNoContent

@@ -22,6 +22,9 @@ func TestConfigErrors(t *testing.T) {
 		config Handler
 		want   string // in the JSON form of the problem
 	}{
+		{"ReportOnlyWithPassthrough", Handler{ReportOnly: true, PreflightPassthrough: true}, "report_only: report_only already passes every preflight on untouched, and preflight_passthrough would add headers to it: remove preflight_passthrough (JSON: preflight_passthrough)"},
+		{"ReportOnlyWithPreflightStatus", Handler{ReportOnly: true, PreflightStatus: 204}, "report_only: report_only never answers a preflight, so preflight_status 204 would never be used: remove preflight_status (JSON: preflight_status)"},
+		{"ReportOnlyKeepsNormalErrors", Handler{ReportOnly: true, Origins: []string{"*"}, AllowCredentials: true}, "allow_credentials: credentials need explicit origins"},
 		{"StarWithCredentials", Handler{Origins: []string{"*"}, AllowCredentials: true}, "allow_credentials: credentials need explicit origins"},
 		{"NoOriginsWithCredentials", Handler{AllowCredentials: true}, "allow_credentials: credentials need explicit origins"},
 		{"NullWithCredentials", Handler{Origins: []string{"https://a.com", "null"}, AllowCredentials: true}, `origins[1]: "null" cannot be allowed with credentials`},
