@@ -201,11 +201,6 @@ func checkSafelistReason(name, value string) string {
 	return ""
 }
 
-// checkIsSafelistedHeader is Fetch's CORS-safelisted request-header.
-func checkIsSafelistedHeader(name, value string) bool {
-	return checkSafelistReason(name, value) == ""
-}
-
 // checkMIMEEssence implements the part of WHATWG's "parse a MIME type" that
 // the safelist needs: the lower-cased type/subtype. Parameters never make the
 // parse fail, as in the standard.

@@ -740,7 +740,7 @@ func TestCheckCommandMapsVerdictsToExitErrors(t *testing.T) {
 		check func(error) bool
 	}{
 		{"allowed returns nil", []string{"check", srv.URL + "/open", "--origin", checkTestOrigin}, func(err error) bool { return err == nil }},
-		{"blocked returns the silent blocked error", []string{"check", srv.URL + "/closed", "--origin", checkTestOrigin}, func(err error) bool { return errors.Is(err, cmdCheckBlocked) }},
+		{"blocked returns the silent blocked error", []string{"check", srv.URL + "/closed", "--origin", checkTestOrigin}, func(err error) bool { return errors.Is(err, errCheckBlocked) }},
 		{"usage error carries status 2", []string{"check", srv.URL}, checkTestIsExit2},
 		{"unknown flag carries status 2", []string{"check", srv.URL, "--origin", checkTestOrigin, "--bogus"}, checkTestIsExit2},
 		{"two URLs carry status 2", []string{"check", srv.URL, srv.URL, "--origin", checkTestOrigin}, checkTestIsExit2},
@@ -762,7 +762,7 @@ func TestCheckCommandMapsVerdictsToExitErrors(t *testing.T) {
 // checkTestIsExit2 recognizes caddycmd's unexported exit error: Main exits
 // with its status, here 2.
 func checkTestIsExit2(err error) bool {
-	return err != nil && fmt.Sprintf("%T", err) == "*caddycmd.exitError" && !errors.Is(err, cmdCheckBlocked)
+	return err != nil && fmt.Sprintf("%T", err) == "*caddycmd.exitError" && !errors.Is(err, errCheckBlocked)
 }
 
 // TestCheckAgreesWithChromium runs the same fetch() calls in headless

@@ -69,9 +69,9 @@ blocks it, 2 on bad usage or a network error.
 	})
 }
 
-// cmdCheckBlocked ends the process with status 1 without printing anything
+// errCheckBlocked ends the process with status 1 without printing anything
 // more: the report already says why. caddycmd.Main exits 1 on any error.
-var cmdCheckBlocked = errors.New("a browser would block this request")
+var errCheckBlocked = errors.New("a browser would block this request")
 
 // cmdCheck is the cobra front of checkRun.
 func cmdCheck(cmd *cobra.Command, args []string) error {
@@ -103,7 +103,7 @@ func cmdCheckExit(cmd *cobra.Command, args []string, code int, err error) error 
 		return nil
 	case checkExitBlocked:
 		cmd.SilenceErrors = true
-		return cmdCheckBlocked
+		return errCheckBlocked
 	}
 	if err == nil {
 		err = errors.New("check failed")

@@ -270,7 +270,7 @@ func docTranscripts(t *testing.T) []transcript {
 	t.Helper()
 	var out []transcript
 	for _, b := range docBlocks(t) {
-		cmd, rest, ok := strings.Cut(b.body, "\n")
+		cmd, rest, _ := strings.Cut(b.body, "\n")
 		if b.lang != "" || !strings.HasPrefix(cmd, "$ caddy cors check ") {
 			continue
 		}
