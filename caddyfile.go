@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
 func init() {
@@ -111,12 +113,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "max_age":
 			args := d.RemainingArgs()
 			if len(args) != 1 {
-				errorf("max_age takes one duration, e.g. max_age 10m or max_age 600 (seconds)")
+				errorf("max_age takes one duration, e.g. max_age 10m or max_age 600 (seconds)%s", extraArgs(args))
 				continue
 			}
 			dur, err := parseMaxAge(args[0])
-			if err != nil {
+			switch {
+			case err != nil:
 				errorf("max_age %q: %v: write a duration such as 10m, or whole seconds such as 600", args[0], err)
+				continue
+			case dur < 0:
+				errorf("max_age %q is negative: write a duration such as 10m, or 0 to disable caching", args[0])
+				continue
+			case dur%time.Second != 0:
+				errorf("max_age %q is not whole seconds (Access-Control-Max-Age counts seconds): write e.g. max_age %ds", args[0], int64(dur.Round(time.Second)/time.Second))
 				continue
 			}
 			md := caddy.Duration(dur)
@@ -143,9 +152,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "preflight_status":
 			args := d.RemainingArgs()
-			n, err := strconv.Atoi(strings.Join(args, " "))
-			if len(args) != 1 || err != nil {
-				errorf("preflight_status takes one status code, e.g. preflight_status 204")
+			if len(args) != 1 {
+				errorf("preflight_status takes one status code, e.g. preflight_status 204%s", extraArgs(args))
+				continue
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil {
+				errorf("preflight_status takes a status code, not %q: write e.g. preflight_status 204", args[0])
 				continue
 			}
 			h.PreflightStatus = n
@@ -159,17 +172,68 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	// The checks JSON configs get at load, run now so that `caddy adapt`
 	// catches them too, each reported at the token at fault or, for those
 	// that need several subdirectives to see, at the directive.
-	_, problems, _ := compile(h)
-	for _, p := range problems {
-		at := directive
+	_, problems, warnings := compile(h)
+	at := func(p configProblem) tokenPos {
 		if p.index >= 0 && p.index < len(pos[p.field]) {
-			at = pos[p.field][p.index]
+			return pos[p.field][p.index]
 		} else if ps := pos[p.field]; p.index < 0 && len(ps) == 1 {
-			at = ps[0]
+			return ps[0]
 		}
-		errs = append(errs, at.errorf("cors: %s: %s", p.field, p.msg))
+		return directive
+	}
+	for _, p := range problems {
+		errs = append(errs, at(p).errorf("cors: %s: %s", p.field, p.msg))
+	}
+	if len(errs) == 0 {
+		// Caddy's adapter gives a directive no way to return warnings, so
+		// they are logged here, where the line is known; loading the
+		// adapted config in the same process does not log them again.
+		for _, w := range warnings {
+			p := at(w)
+			noteAdaptWarning(w)
+			adaptLogger().Warn("cors: "+w.msg, zap.String("file", p.file), zap.Int("line", p.line))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// extraArgs names the arguments after the first, for the errors of
+// single-valued subdirectives.
+func extraArgs(args []string) string {
+	if len(args) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(", not %q: remove %q", strings.Join(args, " "), strings.Join(args[1:], " "))
+}
+
+// adaptLogger is where adapt-time warnings go: Caddy's default logger,
+// which `caddy adapt` and `caddy run` print on stderr.
+var adaptLogger = func() *zap.Logger { return caddy.Log().Named("http.handlers.cors") }
+
+// adaptWarnings holds the warnings logged while adapting, by field and
+// message, until the adapted config loads.
+var adaptWarnings = struct {
+	sync.Mutex
+	seen map[string]int
+}{seen: map[string]int{}}
+
+func noteAdaptWarning(w configProblem) {
+	adaptWarnings.Lock()
+	defer adaptWarnings.Unlock()
+	adaptWarnings.seen[w.jsonString()]++
+}
+
+// adaptWarned reports whether w was logged while adapting, in which case
+// loading the config need not log it again.
+func adaptWarned(w configProblem) bool {
+	adaptWarnings.Lock()
+	defer adaptWarnings.Unlock()
+	k := w.jsonString()
+	if adaptWarnings.seen[k] == 0 {
+		return false
+	}
+	adaptWarnings.seen[k]--
+	return true
 }
 
 var subdirectives = []string{

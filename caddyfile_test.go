@@ -13,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
@@ -82,15 +84,37 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"MaxAgeNotADuration", "cors {\n\t\tmax_age soon\n\t}",
 			[]string{`max_age "soon"`, "write a duration such as 10m", "Caddyfile:3"}},
 		{"MaxAgeNegative", "cors {\n\t\tmax_age -5\n\t}",
-			[]string{"max_age: -5s is negative", "Caddyfile:3"}},
+			[]string{`max_age "-5" is negative`, "Caddyfile:3"}},
 		{"MaxAgeFractional", "cors {\n\t\tmax_age 1.5s\n\t}",
-			[]string{"max_age: 1.5s is not whole seconds", "Caddyfile:3"}},
+			[]string{`max_age "1.5s" is not whole seconds`, "write e.g. max_age 2s", "Caddyfile:3"}},
+		{"MaxAgeQuotesTokenAsWritten", "cors {\n\t\tmax_age 1500ms\n\t}",
+			[]string{`max_age "1500ms" is not whole seconds`, "Caddyfile:3"}},
+		{"MaxAgeNamesExtraValue", "cors {\n\t\tmax_age 10m 20m\n\t}",
+			[]string{`max_age takes one duration, e.g. max_age 10m or max_age 600 (seconds), not "10m 20m": remove "20m"`, "Caddyfile:3"}},
 		{"MaxAgeTwoValues", "cors {\n\t\tmax_age 1 2\n\t}",
 			[]string{"max_age takes one duration", "Caddyfile:3"}},
 		{"PreflightStatusNotOK", "cors {\n\t\tpreflight_status 301\n\t}",
 			[]string{"preflight_status: 301 is not a 2xx status", "write 204 or 200", "Caddyfile:3"}},
 		{"PreflightStatusNotANumber", "cors {\n\t\tpreflight_status ok\n\t}",
-			[]string{"preflight_status takes one status code", "Caddyfile:3"}},
+			[]string{`preflight_status takes a status code, not "ok": write e.g. preflight_status 204`, "Caddyfile:3"}},
+		{"PreflightStatusQuotesToken", "cors {\n\t\tpreflight_status abc\n\t}",
+			[]string{`not "abc"`, "Caddyfile:3"}},
+		{"CommaSeparatedOriginsOnDirectiveLine", "cors \"https://a.com, https://b.com\"",
+			[]string{`origins: "https://a.com, https://b.com" is a list: separate the values with spaces, not commas`, "write origins https://a.com https://b.com", "Caddyfile:2"}},
+		{"CommaSeparatedMethods", "cors https://a.com {\n\t\tmethods GET,PUT\n\t}",
+			[]string{`methods: "GET,PUT" is a list: separate the values with spaces`, "write methods GET PUT", "Caddyfile:3"}},
+		{"CommaSeparatedHeaders", "cors https://a.com {\n\t\tallowed_headers \"X-A, X-B\"\n\t}",
+			[]string{`allowed_headers: "X-A, X-B" is a list`, "write allowed_headers X-A X-B", "Caddyfile:3"}},
+		{"LowerCaseDeleteShowsUpperCase", "cors https://a.com {\n\t\tmethods get patch\n\t\tmethods delete\n\t}",
+			[]string{`methods: "get" never matches: browsers send GET in upper case whatever the script wrote: write GET, at Caddyfile:3`, `methods: "delete" never matches: browsers send DELETE in upper case whatever the script wrote: write DELETE, at Caddyfile:4`}},
+		{"RegexpMatchingAnyOriginWithCredentials", "cors {\n\t\torigin_regexp .*\n\t\tallow_credentials\n\t}",
+			[]string{`origin_regexp: ".*" matches "https://`, `.invalid", an origin anybody can own, and allow_credentials would let it read with your users' cookies`, "Caddyfile:3"}},
+		{"RegexpWithUnescapedDotWithCredentials", "cors {\n\t\torigin_regexp https://(www.)?example.com\n\t\tallow_credentials\n\t}",
+			[]string{`origin_regexp: "https://(www.)?example.com" matches "https://examplexcom"`, "escape every dot", "Caddyfile:3"}},
+		{"BadRegexpShowsUsersRegexp", "cors {\n\t\torigin_regexp [unclosed)\n\t}",
+			[]string{`origin_regexp: "[unclosed)" is not an RE2 regular expression: missing closing ]`, "Caddyfile:3"}},
+		{"NullWithCredentialsNamesBoth", "cors https://a.com null {\n\t\tallow_credentials\n\t}",
+			[]string{`"null" cannot be allowed with allow_credentials`, `remove "null" or allow_credentials`, "Caddyfile:2"}},
 		{"StarWithCredentialsAtDirective", "cors {\n\t\torigins *\n\t\tallow_credentials\n\t}",
 			[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
 		{"NoOriginWithCredentialsAtDirective", "cors {\n\t\tallow_credentials\n\t}",
@@ -108,13 +132,13 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"ExposedSetCookie", "cors {\n\t\texposed_headers Set-Cookie\n\t}",
 			[]string{`exposed_headers: "Set-Cookie" is never exposed`, "Caddyfile:3"}},
 		{"ExposedStarWithCredentials", "cors https://a.com {\n\t\texposed_headers *\n\t\tallow_credentials\n\t}",
-			[]string{`exposed_headers: "*" exposes nothing when credentials are allowed`, "Caddyfile:3"}},
+			[]string{`exposed_headers: "*" exposes nothing with allow_credentials`, "list the headers by name, or remove allow_credentials", "Caddyfile:3"}},
 		{"PublicSuffixWithCredentials", "cors https://*.github.io {\n\t\tallow_credentials\n\t}",
-			[]string{`public suffix "github.io"`, "Caddyfile:2"}},
+			[]string{`"https://*.github.io" with allow_credentials hands your users' sessions to every owner of a site under the public suffix "github.io"`, "or remove allow_credentials", "Caddyfile:2"}},
 		{"PrivateNetworkWithAnyOriginAtDirective", "cors {\n\t\tallow_private_network\n\t}",
 			[]string{"allow_private_network: private network access needs explicit origins", "Caddyfile:2"}},
 		{"BadRegexp", "cors {\n\t\torigin_regexp https://(a\n\t}",
-			[]string{`origin_regexp: "https://(a" is not an RE2 regular expression`, "Caddyfile:3"}},
+			[]string{`origin_regexp: "https://(a" is not an RE2 regular expression: missing closing )`, "Caddyfile:3"}},
 		{"FileOrigin", "cors file://",
 			[]string{`"file://": browsers send the origin of file:// pages as "null"`, "Caddyfile:2"}},
 		{"ReportOnlyWithPassthrough", "cors https://a.com {\n\t\tpreflight_passthrough\n\t\treport_only\n\t}",
@@ -156,3 +180,72 @@ func TestCaddyfileErrors(t *testing.T) {
 }
 
 var lineRE = regexp.MustCompile(`Caddyfile:\d+`)
+
+// TestCaddyfileWarnings pins that `caddy adapt` reports each risky-but-legal
+// setting with its file and line (Caddy's adapter lets a directive return
+// errors only, so warnings are logged), quoting the user's own tokens.
+func TestCaddyfileWarnings(t *testing.T) {
+	tests := []struct {
+		name  string
+		block string // the cors directive, starting on line 2 of the site
+		want  string
+		line  int
+	}{
+		{"RegexpMatchingAnyOrigin", "cors {\n\t\torigin_regexp https://.*\n\t}",
+			`cors: "https://.*" matches "https://` + probeLabel + `.invalid", an origin anybody can own`, 3},
+		{"MethodNotUpperCase", "cors https://a.com {\n\t\tmethods GET patch\n\t}",
+			`cors: method "patch" matches only scripts that spell it "patch" (browsers send it as written, and most scripts write PATCH): write PATCH`, 3},
+		{"StarBesideMethods", "cors https://a.com {\n\t\tmethods DELETE GET * *\n\t}",
+			`cors: "*" already covers DELETE, GET: remove them, or remove "*"`, 3},
+		{"StarBesideHeaders", "cors https://a.com {\n\t\tallowed_headers * X-A\n\t}",
+			`cors: "*" already covers X-A`, 3},
+		{"SameOriginTwice", "cors https://a.com {\n\t\torigins https://A.com:443\n\t}",
+			`cors: origins "https://a.com" and "https://A.com:443" are the same origin (https://a.com): keep one`, 3},
+		{"OriginCoveredByPattern", "cors https://x.a.com https://*.a.com",
+			`cors: origin "https://x.a.com" is already allowed by "https://*.a.com"`, 2},
+		{"PublicSuffixPattern", "cors https://*.github.io",
+			`cors: origin pattern "https://*.github.io" matches the sites of every owner under the public suffix "github.io"`, 2},
+		{"NullOrigin", "cors https://a.com {\n\t\torigins null\n\t}", `cors: origin "null" is allowed`, 3},
+		{"LongMaxAge", "cors {\n\t\tmax_age 24h\n\t}", "cors: max_age 24h0m0s is longer than browsers cache preflights", 3},
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.WarnLevel)
+			orig := adaptLogger
+			adaptLogger = func() *zap.Logger { return zap.New(core) }
+			defer func() { adaptLogger = orig }()
+			input := ":80 {\n\t" + tt.block + "\n}\n"
+			if _, _, err := adapter.Adapt([]byte(input), nil); err != nil {
+				t.Fatal(err)
+			}
+			entries := logs.All()
+			if len(entries) != 1 {
+				t.Fatalf("logged %d warnings, want 1: %v", len(entries), entries)
+			}
+			e := entries[0]
+			if !strings.Contains(e.Message, tt.want) {
+				t.Errorf("warning %q does not contain %q", e.Message, tt.want)
+			}
+			if f, l := e.ContextMap()["file"], e.ContextMap()["line"]; f != "Caddyfile" || l != int64(tt.line) {
+				t.Errorf("warning at %v:%v, want Caddyfile:%d", f, l, tt.line)
+			}
+		})
+	}
+}
+
+// TestAdaptWarningsAreNotRepeatedAtLoad pins that `caddy run` on a
+// Caddyfile, which adapts and loads in one process, logs each warning once.
+func TestAdaptWarningsAreNotRepeatedAtLoad(t *testing.T) {
+	w := configProblem{"methods", 0, "test warning " + t.Name()}
+	if adaptWarned(w) {
+		t.Fatal("a warning never logged at adapt counts as logged")
+	}
+	noteAdaptWarning(w)
+	if !adaptWarned(w) {
+		t.Error("a warning logged at adapt is logged again at load")
+	}
+	if adaptWarned(w) {
+		t.Error("a second load (a reload) does not log the warning")
+	}
+}

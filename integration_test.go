@@ -256,7 +256,7 @@ func TestIntegrationLoadErrors(t *testing.T) {
 		{"CaddyfileForbiddenHeader", caddyGlobals + "http://localhost:9080 {\n\tcors {\n\t\tallowed_headers Host\n\t}\n}\n", "caddyfile",
 			`\"Host\" is a header browsers never let a script set`},
 		{"CaddyfileNegativeMaxAge", caddyGlobals + "http://localhost:9080 {\n\tcors {\n\t\tmax_age -1m\n\t}\n}\n", "caddyfile",
-			"max_age: -1m0s is negative"},
+			`max_age \"-1m\" is negative`},
 		{"CaddyfileBadStatus", caddyGlobals + "http://localhost:9080 {\n\tcors {\n\t\tpreflight_status 404\n\t}\n}\n", "caddyfile",
 			"preflight_status: 404 is not a 2xx status"},
 		{"JSONNamesTheFields", `{"admin":{"listen":"localhost:2999","config":{"persist":false}},"apps":{"http":{"servers":{"s":{"listen":[":9080"],"routes":[{"handle":[

@@ -41,12 +41,18 @@ type Handler struct {
 	// Regular expressions (RE2 syntax) that allowed origins may match in
 	// addition to Origins. Each is anchored at both ends, and only ever sees
 	// well-formed Origin values, so "https://[a-z]+\\.example\\.com" cannot
-	// be tricked by a path or a user-info part.
+	// be tricked by a path or a user-info part. At load each is tried against
+	// origins nobody can own (hosts under .invalid, and the shapes an
+	// unescaped dot or an open end let through, built from the domains the
+	// regexp names): a match is an error with credentials, a warning without.
 	OriginRegexp []string `json:"origin_regexp,omitempty"`
 
 	// Methods that preflights may ask for, compared case-sensitively as
 	// browsers do. GET, HEAD and POST are always allowed since browsers never
-	// check them; "*" allows any method. Default: GET, HEAD, POST.
+	// check them; "*" allows any method. Browsers upper-case DELETE, GET,
+	// HEAD, OPTIONS, POST and PUT, so these are refused in any other case;
+	// other methods are sent as the script spelled them. Default: GET, HEAD,
+	// POST.
 	Methods []string `json:"methods,omitempty"`
 
 	// Request header names that preflights may ask for, case-insensitive.
@@ -64,10 +70,14 @@ type Handler struct {
 	// origins: browsers refuse credentials with a wildcard origin.
 	AllowCredentials bool `json:"allow_credentials,omitempty"`
 
-	// How long browsers may cache a preflight answer, in whole seconds
-	// (Access-Control-Max-Age). Absent: no header, and browsers cache for 5
-	// seconds. Zero: "Access-Control-Max-Age: 0", which disables caching.
-	// Chromium caps the value at 2 hours and WebKit at 10 minutes.
+	// How long browsers may cache a preflight answer
+	// (Access-Control-Max-Age). A Caddy duration, as everywhere in Caddy's
+	// JSON: a string such as "10m" or "600s", or an integer number of
+	// nanoseconds (so 600 is 600ns, refused: write "600s"). It must come to
+	// whole seconds, since the header counts seconds. Absent: no header, and
+	// browsers cache for 5 seconds. Zero: "Access-Control-Max-Age: 0", which
+	// disables caching. Chromium caps the value at 2 hours and WebKit at 10
+	// minutes.
 	MaxAge *caddy.Duration `json:"max_age,omitempty"`
 
 	// Whether to answer Private Network Access preflights (those with
@@ -115,7 +125,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return h.Validate()
 	}
 	for _, w := range warnings {
-		h.logger.Warn(w)
+		if !adaptWarned(w) {
+			h.logger.Warn("cors: "+w.msg, zap.String("field", w.path()))
+		}
 	}
 	var err error
 	h.metrics, err = newDecisionCounters(ctx)

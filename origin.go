@@ -374,6 +374,18 @@ func (p originPattern) onPublicSuffix() bool {
 	return suffix == p.host
 }
 
+// covers reports whether the pattern p (a subdomain or any-port pattern)
+// allows every request the exact origin o allows.
+func (p originPattern) covers(o originPattern) bool {
+	if p.scheme != o.scheme || !p.anyPort && p.port != o.port {
+		return false
+	}
+	if p.subdomains {
+		return strings.HasSuffix(o.host, "."+p.host)
+	}
+	return p.host == o.host
+}
+
 // isLoopback reports whether the pattern names only this machine, where a
 // network attacker cannot impersonate a plain-HTTP origin.
 func (p originPattern) isLoopback() bool {

@@ -84,17 +84,22 @@ type configProblem struct {
 
 // jsonString phrases the problem for a JSON configuration.
 func (p configProblem) jsonString() string {
+	return p.path() + ": " + p.msg
+}
+
+// path names the JSON field at fault, and the element of a list.
+func (p configProblem) path() string {
 	if p.index >= 0 {
-		return fmt.Sprintf("%s[%d]: %s", p.field, p.index, p.msg)
+		return fmt.Sprintf("%s[%d]", p.field, p.index)
 	}
-	return p.field + ": " + p.msg
+	return p.field
 }
 
 // compile checks a Handler's configuration and builds its policy. It reports
 // every problem, not only the first, and the warnings for configurations that
 // are legal but risky. The Caddyfile adapter runs it too, so `caddy adapt`
 // catches the same mistakes as loading the JSON.
-func compile(h *Handler) (*policy, []configProblem, []string) {
+func compile(h *Handler) (*policy, []configProblem, []configProblem) {
 	c := &compiler{p: &policy{credentials: h.AllowCredentials}}
 	c.origins(h)
 	c.methods(h.Methods)
@@ -108,20 +113,23 @@ func compile(h *Handler) (*policy, []configProblem, []string) {
 type compiler struct {
 	p        *policy
 	problems []configProblem
-	warnings []string
+	warnings []configProblem
 }
 
 func (c *compiler) errorf(field string, index int, format string, args ...any) {
 	c.problems = append(c.problems, configProblem{field, index, fmt.Sprintf(format, args...)})
 }
 
-func (c *compiler) warnf(format string, args ...any) {
-	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
+// warnf records a risky-but-legal setting, positioned like a problem so
+// that the Caddyfile adapter can report it at its line.
+func (c *compiler) warnf(field string, index int, format string, args ...any) {
+	c.warnings = append(c.warnings, configProblem{field, index, fmt.Sprintf(format, args...)})
 }
 
 func (c *compiler) origins(h *Handler) {
 	m := &c.p.origins
 	star := -1
+	var parsed []configuredOrigin
 	for i, o := range h.Origins {
 		switch o {
 		case "*":
@@ -129,10 +137,13 @@ func (c *compiler) origins(h *Handler) {
 			continue
 		case "null":
 			m.null = true
-			c.warnf(`cors: origin "null" is allowed: sandboxed iframes, file:// pages and some redirects all send it, so any site can make a request that looks like it`)
+			c.warnf("origins", i, `origin "null" is allowed: sandboxed iframes, file:// pages and some redirects all send it, so any site can make a request that looks like it`)
 			if h.AllowCredentials {
-				c.errorf("origins", i, `"null" cannot be allowed with credentials: any sandboxed page can send it; remove "null" or allow_credentials`)
+				c.errorf("origins", i, `"null" cannot be allowed with allow_credentials: any sandboxed page can send it; remove "null" or allow_credentials`)
 			}
+			continue
+		}
+		if c.commaList("origins", i, o) {
 			continue
 		}
 		p, err := parseOriginPattern(o)
@@ -149,21 +160,32 @@ func (c *compiler) origins(h *Handler) {
 		}
 		if p.onPublicSuffix() {
 			if h.AllowCredentials {
-				c.errorf("origins", i, "%q matches the sites of every owner under the public suffix %q; with credentials that hands your users' sessions to all of them: list your own domain instead, e.g. https://*.yourname.%s", o, p.host, p.host)
+				c.errorf("origins", i, "%q with allow_credentials hands your users' sessions to every owner of a site under the public suffix %q: list your own domain instead, e.g. https://*.yourname.%s, or remove allow_credentials", o, p.host, p.host)
 			} else {
-				c.warnf("cors: origin pattern %q matches the sites of every owner under the public suffix %q", p.String(), p.host)
+				c.warnf("origins", i, "origin pattern %q matches the sites of every owner under the public suffix %q", o, p.host)
 			}
 		}
 		if h.AllowCredentials && p.scheme == "http" && !p.isLoopback() {
-			c.warnf("cors: origin %q is plain HTTP and allowed with credentials: a network attacker can impersonate it; prefer https://", p.String())
+			c.warnf("origins", i, "origin %q is plain HTTP and allowed with allow_credentials: a network attacker can impersonate it; prefer https://", o)
 		}
+		parsed = append(parsed, configuredOrigin{i, o, p})
 		m.add(p)
 	}
+	c.redundantOrigins(parsed)
 	for i, expr := range h.OriginRegexp {
-		re, err := regexp.Compile(`^(?:` + expr + `)$`)
-		if err != nil {
-			c.errorf("origin_regexp", i, "%q is not an RE2 regular expression: %v", expr, err)
+		// Compiled alone first, so that an error shows the user's regexp,
+		// not the anchored form the matcher uses.
+		if _, err := regexp.Compile(expr); err != nil {
+			c.errorf("origin_regexp", i, "%q is not an RE2 regular expression: %v%s", expr, regexpError(err), regexpHint(expr))
 			continue
+		}
+		re := regexp.MustCompile(`^(?:` + expr + `)$`)
+		if probe, ok := probeRegexp(re, expr); ok {
+			if h.AllowCredentials {
+				c.errorf("origin_regexp", i, "%q matches %q, an origin anybody can own, and allow_credentials would let it read with your users' cookies: escape every dot (\\.) and end at your own domain, e.g. https://([a-z0-9-]+\\.)*example\\.com", expr, probe)
+			} else {
+				c.warnf("origin_regexp", i, "%q matches %q, an origin anybody can own: escape every dot (\\.) and end at your own domain, e.g. https://([a-z0-9-]+\\.)*example\\.com", expr, probe)
+			}
 		}
 		m.regexps = append(m.regexps, re)
 	}
@@ -181,6 +203,57 @@ func (c *compiler) origins(h *Handler) {
 	}
 }
 
+// configuredOrigin is an entry of Handler.Origins, as written and parsed.
+type configuredOrigin struct {
+	index   int
+	written string
+	pattern originPattern
+}
+
+// redundantOrigins warns of an origin written twice in spellings that
+// normalize alike, and of an exact origin a pattern already covers: both are
+// harmless, but usually a sign that the list says something other than what
+// its author meant.
+func (c *compiler) redundantOrigins(origins []configuredOrigin) {
+	first := map[string]configuredOrigin{}
+	for _, o := range origins {
+		key := o.pattern.String()
+		if prev, dup := first[key]; dup {
+			c.warnf("origins", o.index, "origins %q and %q are the same origin (%s): keep one", prev.written, o.written, key)
+			continue
+		}
+		first[key] = o
+	}
+	for _, o := range origins {
+		if o.pattern.subdomains || o.pattern.anyPort {
+			continue
+		}
+		for _, pat := range origins {
+			if (pat.pattern.subdomains || pat.pattern.anyPort) && pat.pattern.covers(o.pattern) {
+				c.warnf("origins", o.index, "origin %q is already allowed by %q: remove it, or narrow the pattern", o.written, pat.written)
+				break
+			}
+		}
+	}
+}
+
+// commaList reports, as a problem, a list value written with commas, the
+// way other servers' CORS settings take it: the values are separate words
+// here (separate strings in JSON).
+func (c *compiler) commaList(field string, index int, v string) bool {
+	if !strings.Contains(v, ",") {
+		return false
+	}
+	var words []string
+	for _, w := range strings.Split(v, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			words = append(words, w)
+		}
+	}
+	c.errorf(field, index, "%q is a list: separate the values with spaces, not commas (in JSON, one string each): write %s %s", v, field, strings.Join(words, " "))
+	return true
+}
+
 func (c *compiler) methods(methods []string) {
 	s := &c.p.methods
 	if len(methods) == 0 {
@@ -191,22 +264,34 @@ func (c *compiler) methods(methods []string) {
 		switch {
 		case m == "*":
 			s.any = true
-			if len(methods) > 1 {
-				c.errorf("methods", i, `"*" already allows every method: remove the other methods, or remove "*"`)
-			}
+			continue
+		case c.commaList("methods", i, m):
 			continue
 		case !isToken(m):
 			c.errorf("methods", i, "%q is not a method: write methods as separate words, e.g. methods GET POST PUT DELETE", m)
 			continue
 		}
-		switch strings.ToUpper(m) {
+		upper := strings.ToUpper(m)
+		switch upper {
 		case "CONNECT", "TRACE", "TRACK":
 			c.errorf("methods", i, "%q is a method browsers never let a script send (Fetch forbids it): remove it", m)
 			continue
+		case "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT":
+			if m != upper {
+				c.errorf("methods", i, "%q never matches: browsers send %s in upper case whatever the script wrote: write %s", m, upper, upper)
+				continue
+			}
+		default:
+			if m != upper {
+				c.warnf("methods", i, "method %q matches only scripts that spell it %q (browsers send it as written, and most scripts write %s): write %s unless your clients send %q", m, m, upper, upper, m)
+			}
 		}
 		if !slices.Contains(list, m) {
 			list = append(list, m)
 		}
+	}
+	if s.any {
+		c.starCovers("methods", methods, list)
 	}
 	s.list = list
 	switch {
@@ -215,6 +300,16 @@ func (c *compiler) methods(methods []string) {
 	case !c.p.credentials:
 		c.p.allowMethods = "*"
 	}
+}
+
+// starCovers warns that "*" in a list already covers the names written next
+// to it, which is legal but suggests the author thought otherwise.
+func (c *compiler) starCovers(field string, written, covered []string) {
+	if len(covered) == 0 {
+		return
+	}
+	star := slices.Index(written, "*")
+	c.warnf(field, star, "%q already covers %s: remove them, or remove %q", "*", strings.Join(covered, ", "), "*")
 }
 
 func (c *compiler) headers(names []string) {
@@ -231,6 +326,9 @@ func (c *compiler) headers(names []string) {
 		return ""
 	})
 	if star >= 0 {
+		c.starCovers("allowed_headers", names, slices.DeleteFunc(slices.Clone(list), func(n string) bool {
+			return strings.EqualFold(n, "Authorization") // a wildcard never covers it
+		}))
 		c.p.headers = newHeaderSet(append(list, "*"))
 	} else {
 		c.p.headers = newHeaderSet(list)
@@ -259,7 +357,9 @@ func (c *compiler) exposed(names []string) {
 	})
 	if star >= 0 {
 		if c.p.credentials {
-			c.errorf("exposed_headers", star, `"*" exposes nothing when credentials are allowed (browsers read it as a header named "*"): list the headers by name`)
+			c.errorf("exposed_headers", star, `"*" exposes nothing with allow_credentials (browsers then read it as a header named "*"): list the headers by name, or remove allow_credentials`)
+		} else {
+			c.starCovers("exposed_headers", names, list)
 		}
 		list = append(list, "*")
 	}
@@ -275,6 +375,8 @@ func (c *compiler) headerList(field string, names []string, refuse func(lower st
 		switch {
 		case n == "*":
 			star = i
+			continue
+		case c.commaList(field, i, n):
 			continue
 		case !isToken(n):
 			c.errorf(field, i, "%q is not a header name: write names as separate words, e.g. %s X-Api-Key X-Request-Id", n, field)
@@ -305,11 +407,16 @@ func (c *compiler) maxAge(d *time.Duration) {
 	case *d < 0:
 		c.errorf("max_age", -1, "%v is negative: write a duration such as 10m, or 0 to disable caching", *d)
 		return
+	case *d%time.Second != 0 && *d < time.Second:
+		// A bare JSON number is nanoseconds, as everywhere in Caddy's JSON,
+		// though Access-Control-Max-Age itself counts seconds.
+		c.errorf("max_age", -1, "%v is not whole seconds (a number in JSON is nanoseconds): write \"%ds\" for %d seconds, or a duration string such as \"10m\"", *d, int64(*d), int64(*d))
+		return
 	case *d%time.Second != 0:
-		c.errorf("max_age", -1, "%v is not whole seconds (Access-Control-Max-Age counts seconds): write e.g. %ds", *d, int64(d.Round(time.Second)/time.Second))
+		c.errorf("max_age", -1, "%v is not whole seconds (Access-Control-Max-Age counts seconds): write e.g. \"%ds\"", *d, int64(d.Round(time.Second)/time.Second))
 		return
 	case *d > maxAgeWarning:
-		c.warnf("cors: max_age %v is longer than browsers cache preflights: Chromium caps it at 7200 s (2h) and WebKit at 600 s (10m)", *d)
+		c.warnf("max_age", -1, "max_age %v is longer than browsers cache preflights: Chromium caps it at 7200 s (2h) and WebKit at 600 s (10m)", *d)
 	}
 	c.p.maxAge = strconv.FormatInt(int64(*d/time.Second), 10)
 }

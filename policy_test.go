@@ -27,7 +27,7 @@ func TestConfigErrors(t *testing.T) {
 		{"ReportOnlyKeepsNormalErrors", Handler{ReportOnly: true, Origins: []string{"*"}, AllowCredentials: true}, "allow_credentials: credentials need explicit origins"},
 		{"StarWithCredentials", Handler{Origins: []string{"*"}, AllowCredentials: true}, "allow_credentials: credentials need explicit origins"},
 		{"NoOriginsWithCredentials", Handler{AllowCredentials: true}, "allow_credentials: credentials need explicit origins"},
-		{"NullWithCredentials", Handler{Origins: []string{"https://a.com", "null"}, AllowCredentials: true}, `origins[1]: "null" cannot be allowed with credentials`},
+		{"NullWithCredentials", Handler{Origins: []string{"https://a.com", "null"}, AllowCredentials: true}, `origins[1]: "null" cannot be allowed with allow_credentials: any sandboxed page can send it; remove "null" or allow_credentials`},
 		{"StarWithOtherOrigins", Handler{Origins: []string{"https://a.com", "*"}}, `origins[1]: "*" already allows every origin`},
 		{"StarWithRegexp", Handler{Origins: []string{"*"}, OriginRegexp: []string{"https://a"}}, `origins[0]: "*" already allows every origin`},
 		{"OriginWithPath", Handler{Origins: []string{"https://a.com/api"}}, `origins[0]: "https://a.com/api": an origin has no path, query or fragment; write "https://a.com"`},
@@ -43,8 +43,18 @@ func TestConfigErrors(t *testing.T) {
 		{"ForbiddenMethodTrace", Handler{Methods: []string{"GET", "trace"}}, `methods[1]: "trace" is a method browsers never let a script send`},
 		{"ForbiddenMethodConnect", Handler{Methods: []string{"CONNECT"}}, `methods[0]: "CONNECT"`},
 		{"ForbiddenMethodTrack", Handler{Methods: []string{"Track"}}, `methods[0]: "Track"`},
-		{"InvalidMethod", Handler{Methods: []string{"GET,POST"}}, `methods[0]: "GET,POST" is not a method`},
-		{"StarMethodWithOthers", Handler{Methods: []string{"*", "PUT"}}, `already allows every method`},
+		{"InvalidMethod", Handler{Methods: []string{"GET POST"}}, `methods[0]: "GET POST" is not a method`},
+		{"CommaSeparatedMethods", Handler{Methods: []string{"GET,PUT"}}, `methods[0]: "GET,PUT" is a list: separate the values with spaces, not commas (in JSON, one string each): write methods GET PUT`},
+		{"CommaSeparatedOrigins", Handler{Origins: []string{"https://a.com, https://b.com"}}, `origins[0]: "https://a.com, https://b.com" is a list: separate the values with spaces, not commas (in JSON, one string each): write origins https://a.com https://b.com`},
+		{"CommaSeparatedHeaders", Handler{AllowedHeaders: []string{"X-A,X-B"}}, `allowed_headers[0]: "X-A,X-B" is a list: separate the values with spaces`},
+		{"CommaSeparatedExposedHeaders", Handler{ExposedHeaders: []string{"X-A, X-B"}}, `exposed_headers[0]: "X-A, X-B" is a list: separate the values with spaces`},
+		{"LowerCaseDelete", Handler{Methods: []string{"GET", "patch", "delete"}}, `methods[2]: "delete" never matches: browsers send DELETE in upper case whatever the script wrote: write DELETE`},
+		{"MixedCasePut", Handler{Methods: []string{"Put"}}, `methods[0]: "Put" never matches: browsers send PUT in upper case whatever the script wrote: write PUT`},
+		{"RegexpAnyOriginWithCredentials", Handler{OriginRegexp: []string{".*"}, AllowCredentials: true}, `origin_regexp[0]: ".*" matches "https://` + probeLabel + `.invalid", an origin anybody can own, and allow_credentials would let it read with your users' cookies`},
+		{"RegexpUnescapedDotWithCredentials", Handler{OriginRegexp: []string{"https://(www.)?example.com"}, AllowCredentials: true}, `origin_regexp[0]: "https://(www.)?example.com" matches "https://examplexcom"`},
+		{"RegexpErrorShowsUsersRegexp", Handler{OriginRegexp: []string{"[unclosed)"}}, "origin_regexp[0]: \"[unclosed)\" is not an RE2 regular expression: missing closing ]"},
+		{"JSONMaxAgeIntegerIsNanoseconds", Handler{MaxAge: maxAge(600)}, `max_age: 600ns is not whole seconds (a number in JSON is nanoseconds): write "600s" for 600 seconds`},
+		{"PublicSuffixNamesBothSettings", Handler{Origins: []string{"https://*.github.io"}, AllowCredentials: true}, `origins[0]: "https://*.github.io" with allow_credentials hands your users' sessions to every owner of a site under the public suffix "github.io": list your own domain instead, e.g. https://*.yourname.github.io, or remove allow_credentials`},
 		{"InvalidHeaderName", Handler{AllowedHeaders: []string{"X-A:"}}, `allowed_headers[0]: "X-A:" is not a header name`},
 		{"ForbiddenRequestHeaderCookie", Handler{AllowedHeaders: []string{"Cookie"}}, `allowed_headers[0]: "Cookie" is a header browsers never let a script set`},
 		{"ForbiddenRequestHeaderHost", Handler{AllowedHeaders: []string{"host"}}, `"host" is a header browsers never let`},
@@ -55,7 +65,7 @@ func TestConfigErrors(t *testing.T) {
 		{"TooLongHeaderName", Handler{AllowedHeaders: []string{strings.Repeat("x", 129)}}, "longer than 128 bytes"},
 		{"ExposedSetCookie", Handler{ExposedHeaders: []string{"Set-Cookie"}}, `exposed_headers[0]: "Set-Cookie" is never exposed`},
 		{"ExposedAccessControl", Handler{ExposedHeaders: []string{"Access-Control-Allow-Origin"}}, `is a CORS header`},
-		{"ExposedStarWithCredentials", Handler{Origins: []string{"https://a.com"}, AllowCredentials: true, ExposedHeaders: []string{"*"}}, `exposed_headers[0]: "*" exposes nothing when credentials are allowed`},
+		{"ExposedStarWithCredentials", Handler{Origins: []string{"https://a.com"}, AllowCredentials: true, ExposedHeaders: []string{"*"}}, `exposed_headers[0]: "*" exposes nothing with allow_credentials (browsers then read it as a header named "*"): list the headers by name, or remove allow_credentials`},
 		{"ExposedInvalidName", Handler{ExposedHeaders: []string{"X A"}}, `is not a header name`},
 		{"NegativeMaxAge", Handler{MaxAge: maxAge(-time.Second)}, "max_age: -1s is negative"},
 		{"FractionalMaxAge", Handler{MaxAge: maxAge(1500 * time.Millisecond)}, "max_age: 1.5s is not whole seconds"},
@@ -119,6 +129,17 @@ func TestConfigWarnings(t *testing.T) {
 		{"PublicSuffixPatternWithoutCredentials", Handler{Origins: []string{"https://*.github.io"}}, `public suffix "github.io"`},
 		{"PlainHTTPOriginWithCredentials", Handler{Origins: []string{"http://app.example.com"}, AllowCredentials: true}, "plain HTTP"},
 		{"LongMaxAge", Handler{MaxAge: maxAge(24 * time.Hour)}, "Chromium caps it at 7200 s"},
+		{"StarMethodBesideNames", Handler{Methods: []string{"DELETE", "GET", "*", "*"}}, `methods[2]: "*" already covers DELETE, GET: remove them, or remove "*"`},
+		{"StarHeaderBesideNames", Handler{AllowedHeaders: []string{"*", "X-A"}}, `allowed_headers[0]: "*" already covers X-A: remove them, or remove "*"`},
+		{"StarHeaderBesideAuthorizationIsFine", Handler{AllowedHeaders: []string{"*", "Authorization"}}, ""},
+		{"StarExposedBesideNames", Handler{ExposedHeaders: []string{"X-Id", "*"}}, `exposed_headers[1]: "*" already covers X-Id: remove them, or remove "*"`},
+		{"MethodNotUpperCase", Handler{Methods: []string{"patch"}}, `methods[0]: method "patch" matches only scripts that spell it "patch" (browsers send it as written, and most scripts write PATCH): write PATCH`},
+		{"SameOriginTwice", Handler{Origins: []string{"https://a.com", "https://A.com:443"}}, `origins[1]: origins "https://a.com" and "https://A.com:443" are the same origin (https://a.com): keep one`},
+		{"OriginCoveredByPattern", Handler{Origins: []string{"https://x.a.com", "https://*.a.com"}}, `origins[0]: origin "https://x.a.com" is already allowed by "https://*.a.com": remove it, or narrow the pattern`},
+		{"OriginCoveredByAnyPort", Handler{Origins: []string{"http://localhost:*", "http://localhost:5173"}}, `origins[1]: origin "http://localhost:5173" is already allowed by "http://localhost:*"`},
+		{"OriginOnOtherSchemeIsFine", Handler{Origins: []string{"http://x.a.com", "https://*.a.com"}}, ""},
+		{"RegexpAnyOriginWithoutCredentials", Handler{OriginRegexp: []string{"https://.*"}}, `origin_regexp[0]: "https://.*" matches "https://` + probeLabel + `.invalid", an origin anybody can own`},
+		{"SafeRegexpIsFine", Handler{OriginRegexp: []string{`https://([a-z0-9-]+\.)*example\.com`}}, ""},
 		{"LoopbackHTTPWithCredentialsIsFine", Handler{Origins: []string{"http://localhost:5173", "http://127.0.0.1:*", "http://[::1]:3000"}, AllowCredentials: true}, ""},
 		{"OrdinaryPolicyIsFine", Handler{Origins: []string{"https://*.example.com"}, MaxAge: maxAge(2 * time.Hour)}, ""},
 	}
@@ -129,12 +150,16 @@ func TestConfigWarnings(t *testing.T) {
 			if len(problems) > 0 {
 				t.Fatalf("unexpected problems: %v", problems)
 			}
-			got := strings.Join(warnings, "\n")
+			var msgs []string
+			for _, w := range warnings {
+				msgs = append(msgs, w.jsonString())
+			}
+			got := strings.Join(msgs, "\n")
 			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
-				t.Errorf("warnings = %q, want %q", warnings, tt.want)
+				t.Errorf("warnings = %q, want %q", msgs, tt.want)
 			}
 			if len(warnings) > 1 {
-				t.Errorf("warned %d times, want once: %q", len(warnings), warnings)
+				t.Errorf("warned %d times, want once: %q", len(warnings), msgs)
 			}
 		})
 	}

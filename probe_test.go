@@ -1,0 +1,76 @@
+package cors
+
+import (
+	"regexp"
+	"testing"
+)
+
+// TestRegexpProbe runs regexps taken from CORS advice pages, framework docs
+// and bug reports through the load-time probe: the holes must be caught,
+// with the probe that proves them, and the careful ones must pass.
+func TestRegexpProbe(t *testing.T) {
+	tests := []struct {
+		expr string
+		want string // the probe that matches; "" when none may
+	}{
+		// Holes.
+		{`.*`, "https://" + probeLabel + ".invalid"},
+		{`.+`, "https://" + probeLabel + ".invalid"},
+		{`https://.*`, "https://" + probeLabel + ".invalid"},
+		{`https?://.*`, "https://" + probeLabel + ".invalid"},
+		{`https://(www.)?example.com`, "https://examplexcom"},
+		{`https://example.com`, "https://examplexcom"},
+		{`https://api.example\.com`, "https://apixexample.com"},
+		{`https://.*example\.com`, "https://" + probeLabel + "example.com"},
+		{`https://[a-z]*example\.com`, "https://" + probeLabel + "example.com"},
+		{`https://.*\.?example\.com`, "https://" + probeLabel + "example.com"},
+		{`https://example\.com.*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https://(.*\.)?example\.com.*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https://example\.com[a-z_]*\.?.*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https://example\.com[a-z_.]*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https?://(localhost|example\.com).*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https://[^/]+`, "https://" + probeLabel + ".invalid"},
+		{`https://\w+\.example\.com|.*`, "https://" + probeLabel + ".invalid"},
+		{`https://(www\.)?example\.(com|org).*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https://(www\.)?example\.(com|org)[^/]*`, "https://example.com." + probeLabel + ".invalid"},
+		// Careful ones. The module anchors every regexp at both ends, so a
+		// missing ^ or $ is no hole here.
+		{`^https://example\.com`, ""},
+		{`https://example\.com/?`, ""},
+		{`(https://)?.*\.example\.(com|org)`, ""},
+		{`https://([a-z0-9-]+\.)*example\.com`, ""},
+		{`https://[a-z0-9-]+\.example\.com`, ""},
+		{`^https://(www\.)?example\.com$`, ""},
+		{`https?://(www\.|api\.)?example\.com`, ""},
+		{`https://.*\.example\.com`, ""},
+		{`https://[a-z]+\.example\.(com|org)`, ""},
+		{`http://localhost:\d+`, ""},
+		{`http://127\.0\.0\.1:[0-9]{2,5}`, ""},
+		{`https://pr-[0-9]+\.preview\.example\.com`, ""},
+		{`chrome-extension://[a-p]{32}`, ""},
+		{`https://(app|admin)\.example\.com(:\d+)?`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			re := regexp.MustCompile(`^(?:` + tt.expr + `)$`)
+			got, _ := probeRegexp(re, tt.expr)
+			if got != tt.want {
+				t.Errorf("probe = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRegexpProbeVerdicts pins that a matched probe is an error with
+// credentials and a warning without, for the same regexps.
+func TestRegexpProbeVerdicts(t *testing.T) {
+	for _, expr := range []string{`.*`, `https://(www.)?example.com`, `https://example\.com.*`} {
+		for _, credentials := range []bool{true, false} {
+			h := Handler{OriginRegexp: []string{expr}, AllowCredentials: credentials}
+			_, problems, warnings := compile(&h)
+			if credentials && (len(problems) != 1 || len(warnings) != 0) || !credentials && (len(problems) != 0 || len(warnings) != 1) {
+				t.Errorf("%q credentials=%v: problems %v, warnings %v", expr, credentials, problems, warnings)
+			}
+		}
+	}
+}
