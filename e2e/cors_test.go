@@ -17,7 +17,7 @@ const (
 		`Request header field %s is not allowed by Access-Control-Allow-Headers in preflight response.`
 )
 
-// TestCORS proves in Chromium every row of DESIGN.md a browser can observe.
+// TestCORS proves in Chromium every rule of docs/design.md a browser can observe.
 // Each scenario is named after the behaviour it pins.
 func TestCORS(t *testing.T) {
 	needBrowser(t, false)

@@ -3,13 +3,15 @@
 // Chromium through the Chrome DevTools Protocol, runs fetch() and
 // XMLHttpRequest from a page on one origin against an API on another, and
 // compares what the script could observe and what reached the server with what
-// DESIGN.md promises.
+// the project's design page (docs/design.md) promises.
 //
 // It is a module of its own so that users of github.com/caddy-cors/cors never
-// download chromedp. Run it with
+// download chromedp. Run it from the repository root with
 //
-//	cd e2e && go test ./...
+//	go -C e2e test
 //
-// It needs Chromium (apt-get install -y chromium). Without one the tests skip,
-// unless the environment variable CI is set: then they fail.
+// (the README's test command runs it too). It needs Chromium (apt-get install
+// -y chromium; found as $CHROME_PATH, chromium, chromium-browser or
+// google-chrome). Without one the tests skip, unless the environment variable
+// CI is set: then they fail.
 package e2e

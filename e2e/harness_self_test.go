@@ -1,6 +1,10 @@
 package e2e
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // TestHarness proves the judge itself with Caddy's plain header directive and
 // no cors module: the harness must tell an allowed response from a refused
@@ -40,5 +44,23 @@ func TestHarness(t *testing.T) {
 		},
 	} {
 		t.Run(sc.name, sc.run)
+	}
+}
+
+// TestFindChromiumHonoursChromePath pins that $CHROME_PATH wins over the
+// system's browser, and that a CHROME_PATH naming nothing is ignored.
+func TestFindChromiumHonoursChromePath(t *testing.T) {
+	fake := filepath.Join(t.TempDir(), "my-chrome")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CHROME_PATH", fake)
+	if got := findChromium(); got != fake {
+		t.Errorf("findChromium() = %q with CHROME_PATH=%q", got, fake)
+	}
+	t.Setenv("CHROME_PATH", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("PATH", t.TempDir())
+	if got := findChromium(); got != "" && got != "/usr/bin/chromium" {
+		t.Errorf("findChromium() = %q with a CHROME_PATH naming nothing and an empty PATH", got)
 	}
 }

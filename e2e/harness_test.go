@@ -29,8 +29,8 @@ import (
 )
 
 // installHint is what a developer without a browser needs to read.
-const installHint = "Chromium not found (looked at /usr/bin/chromium and for chromium on PATH); " +
-	"install it with: apt-get install -y chromium"
+const installHint = "Chromium not found (looked at $CHROME_PATH, /usr/bin/chromium, and for chromium, " +
+	"chromium-browser and google-chrome on PATH); install it with: apt-get install -y chromium"
 
 // chromiumFlags are the flags every browser of the suite runs with (the
 // browser-test issue fixes them). The allocator adds --remote-debugging-pipe and
@@ -117,10 +117,29 @@ func runMain(m *testing.M) int {
 	}
 	authHash = string(hash)
 
+	// Caddy's default logger writes to os.Stderr as it is when a config
+	// without its own default log loads or stops, which the harness does for
+	// every scenario: point it at a file, so that a passing run prints no
+	// Caddy line. Each scenario's own debug log is shown when it fails.
+	stderr := os.Stderr
+	caddyStderr, err := os.Create(filepath.Join(tmp, "caddy-stderr.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Stderr = caddyStderr
+	defer func() { os.Stderr = stderr }()
+	// The logger Caddy made at start-up holds the real stderr: replace it
+	// with one made now (same writer name, so Caddy says nothing about it).
+	if err := caddy.Load([]byte(`{"admin":{"disabled":true,"config":{"persist":false}}}`), true); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+
 	chromiumPath = findChromium()
 	if chromiumPath == "" && os.Getenv("CI") == "" {
 		// t.Skip messages show only with -v: say it once where it shows.
-		fmt.Fprintln(os.Stderr, "e2e: skipping: "+installHint)
+		fmt.Fprintln(stderr, "e2e: skipping: "+installHint)
 	}
 	if chromiumPath != "" {
 		var stop func()
@@ -135,13 +154,22 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// findChromium returns the browser to drive, or "" when there is none.
+// findChromium returns the browser to drive, or "" when there is none:
+// $CHROME_PATH first (the variable chromedp and Puppeteer users know), then
+// the names Debian, Ubuntu and Google give it.
 func findChromium() string {
+	if p := os.Getenv("CHROME_PATH"); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
 	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
 		return "/usr/bin/chromium"
 	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
 	}
 	return ""
 }
