@@ -265,18 +265,25 @@ type transcript struct {
 	status int
 }
 
-// docTranscripts returns the `caddy cors check` transcripts of the documents.
+// docTranscripts returns the `caddy ...` transcripts of the documents: a
+// block without a language whose first line is "$ caddy ". A command may end
+// in "| grep WORD", which keeps the lines containing WORD. A `caddy cors
+// check` transcript ends with `$ echo $?` and the status, which the command
+// is for; another command without it must exit 0.
 func docTranscripts(t *testing.T) []transcript {
 	t.Helper()
 	var out []transcript
 	for _, b := range docBlocks(t) {
 		cmd, rest, _ := strings.Cut(b.body, "\n")
-		if b.lang != "" || !strings.HasPrefix(cmd, "$ caddy cors check ") {
+		if b.lang != "" || !strings.HasPrefix(cmd, "$ caddy ") {
 			continue
 		}
 		output, status, ok := strings.Cut(rest, "$ echo $?\n")
-		if !ok {
+		if !ok && strings.HasPrefix(cmd, "$ caddy cors check ") {
 			t.Fatalf("%s: a transcript ends with `$ echo $?` and the status", b)
+		}
+		if !ok {
+			status = "0"
 		}
 		code, err := strconv.Atoi(strings.TrimSpace(status))
 		if err != nil {
@@ -288,8 +295,9 @@ func docTranscripts(t *testing.T) []transcript {
 }
 
 // TestReadmeCheckTranscripts runs the demo's Caddyfile in a real Caddy built
-// from ./cmd/caddy, replays each `caddy cors check` transcript of the
-// documents against it with the same binary, and compares the output and
+// from ./cmd/caddy, replays each `caddy` transcript of the documents (`caddy
+// cors check` against the demo, `caddy list-modules | grep cors`) with the
+// same binary, and compares the output and
 // exit status with what the document shows. The demo's ports 8080 and 8081
 // are moved to free ones (in the Caddyfile, the command and back in the
 // output) so that the test never needs them. Caddy runs with an empty home
@@ -298,7 +306,7 @@ func docTranscripts(t *testing.T) []transcript {
 func TestReadmeCheckTranscripts(t *testing.T) {
 	transcripts := docTranscripts(t)
 	if len(transcripts) == 0 {
-		t.Fatal("no `caddy cors check` transcripts found")
+		t.Fatal("no `caddy` transcripts found")
 	}
 	bin := buildCaddy(t)
 
@@ -346,10 +354,20 @@ func TestReadmeCheckTranscripts(t *testing.T) {
 
 	for _, tr := range transcripts {
 		t.Run(tr.String(), func(t *testing.T) {
-			args := strings.Fields(toTest.Replace(strings.Join(tr.args, " ")))
+			command, grep, piped := strings.Cut(strings.Join(tr.args, " "), " | grep ")
+			args := strings.Fields(toTest.Replace(command))
 			cmd := exec.Command(bin, args...)
 			cmd.Env = env
 			out, err := cmd.CombinedOutput()
+			if piped {
+				var kept []byte
+				for _, line := range bytes.SplitAfter(out, []byte("\n")) {
+					if bytes.Contains(line, []byte(strings.TrimSpace(grep))) {
+						kept = append(kept, line...)
+					}
+				}
+				out = kept
+			}
 			status := 0
 			var exit *exec.ExitError
 			if errors.As(err, &exit) {
@@ -481,4 +499,65 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return out.String()
+}
+
+// TestDocsContainerFilesMatchGoMod checks the ```dockerfile and ```yaml
+// blocks of the documents, which cannot run here (the tests have no Docker
+// and reach nothing beyond loopback): every Dockerfile builds this module's
+// path with xcaddy in the official builder image and copies it into the
+// runtime image, both tagged with the Caddy version of go.mod, the one CI
+// tests; every Compose file configures the cors directive through labels
+// (the Caddyfile those labels produce is shown beside it and adapted by
+// TestDocsCaddyfilesAdapt).
+func TestDocsContainerFilesMatchGoMod(t *testing.T) {
+	gomod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := regexp.MustCompile(`(?m)^module (\S+)$`).FindSubmatch(gomod)
+	caddyVersion := regexp.MustCompile(`(?m)^\s+github\.com/caddyserver/caddy/v2 v(\S+)$`).FindSubmatch(gomod)
+	if module == nil || caddyVersion == nil {
+		t.Fatal("go.mod names no module or no Caddy version")
+	}
+	version := string(caddyVersion[1])
+	n := 0
+	for _, b := range docBlocks(t) {
+		switch b.lang {
+		case "dockerfile":
+			n++
+			for _, want := range []string{
+				"FROM caddy:" + version + "-builder AS builder\n",
+				"RUN xcaddy build ",
+				" --with " + string(module[1]) + "\n",
+				"FROM caddy:" + version + "\n",
+				"COPY --from=builder /usr/bin/caddy /usr/bin/caddy\n",
+			} {
+				if !strings.Contains(b.body, want) {
+					t.Errorf("%s: the Dockerfile has no %q (go.mod: module %s, Caddy v%s)", b, strings.TrimSpace(want), module[1], version)
+				}
+			}
+			if images := regexp.MustCompile(`caddy:[0-9][^\s-]*`).FindAllString(b.body, -1); len(images) != 2 {
+				t.Errorf("%s: images %q, want the builder and the runtime image", b, images)
+			}
+		case "yaml":
+			n++
+			if !strings.Contains(b.body, "caddy.cors:") {
+				t.Errorf("%s: the Compose file has no caddy.cors label", b)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no dockerfile or yaml blocks found")
+	}
+	// The prose states the versions too.
+	page, err := os.ReadFile("docs/caddy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(gomod)
+	for _, want := range []string{"Caddy v" + version + " or newer", "Go " + string(goVersion[1]) + " or newer"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("docs/caddy.md does not say %q, as go.mod requires", want)
+		}
+	}
 }

@@ -178,3 +178,35 @@ func portHolder(port int) string {
 	}
 	return ""
 }
+
+// TestPortTakenNamesThePortAndItsHolder pins the one line TestMain prints
+// when a caddytest port is taken: the port, and the process holding it when
+// /proc shows it (here this test process, which holds it on loopback, as a
+// stray Caddy's admin endpoint would); nothing when the port is free.
+func TestPortTakenNamesThePortAndItsHolder(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+
+	msg := portTaken(port)
+	if strings.Contains(msg, "\n") {
+		t.Errorf("portTaken(%d) = %q, want one line", port, msg)
+	}
+	want := fmt.Sprintf("port %d is taken", port)
+	if !strings.HasPrefix(msg, want) {
+		t.Fatalf("portTaken(%d) = %q, want it to start with %q", port, msg, want)
+	}
+	if _, err := os.Stat("/proc/net/tcp"); err == nil {
+		self, _ := os.Executable()
+		if holder := fmt.Sprintf("by pid %d (%s", os.Getpid(), self); !strings.Contains(msg, holder) {
+			t.Errorf("portTaken(%d) = %q, want it to name this process: %q...", port, msg, holder)
+		}
+	}
+
+	l.Close()
+	if msg := portTaken(port); msg != "" {
+		t.Errorf("portTaken(%d) on a freed port = %q, want \"\"", port, msg)
+	}
+}

@@ -13,7 +13,7 @@ func maxAge(d time.Duration) *caddy.Duration {
 	return &cd
 }
 
-// TestConfigErrors has one row per configuration DESIGN.md calls an error:
+// TestConfigErrors has one row per configuration docs/design.md and the README call an error:
 // each must be refused, naming the field (and element) at fault and saying
 // what to write instead.
 func TestConfigErrors(t *testing.T) {
@@ -117,7 +117,7 @@ func TestAllConfigErrorsAreReportedTogether(t *testing.T) {
 	}
 }
 
-// TestConfigWarnings has one row per risky-but-legal configuration DESIGN.md
+// TestConfigWarnings has one row per risky-but-legal configuration docs/design.md
 // asks a warning for, and a row for a config that deserves none.
 func TestConfigWarnings(t *testing.T) {
 	tests := []struct {

@@ -7,8 +7,8 @@
 #      (bare respond, the header + @preflight recipe, cors, and the headers
 #      cors sends set statically by `header`) driven by wrk
 #      in interleaved rounds, for actual requests and for preflights;
-#   3. bench/cmd/report: the tables, the ratios, the targets and two SVG
-#      charts.
+#   3. bench/cmd/report: the tables, the ratios and two SVG charts
+#      (bench/benchmarks-handler.svg, bench/benchmarks-load.svg).
 # Takes about 7 minutes on 2 cores. Raw results stay in bench/out/.
 #
 # Knobs (environment): COUNT, BENCHTIME, ROUNDS, DURATION, CONNECTIONS,
@@ -25,8 +25,8 @@ ROUNDS=${ROUNDS:-6}
 DURATION=${DURATION:-4s}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT_BASE=${PORT_BASE:-18180}
-# The benchstat version the module proxy serves here (see go-partial.tsv);
-# it is also the golang.org/x/perf version in go.mod.
+# benchstat pinned to the golang.org/x/perf version in bench/go.mod, so that
+# every run compares with the same tool.
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 rm -rf "$OUT"
