@@ -29,15 +29,15 @@ var nopNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request)
 	return nil
 })
 
-// allocCase is a request the handler serves, for allocation tests and
+// servedRequest is a request the handler serves, for allocation tests and
 // benchmarks alike.
-type allocCase struct {
+type servedRequest struct {
 	name   string
 	method string
 	header http.Header
 }
 
-var benchPolicy = Handler{
+var typicalPolicy = Handler{
 	Origins:        []string{"https://app.example.com", "https://*.example.org"},
 	Methods:        []string{"GET", "POST", "PUT", "DELETE"},
 	AllowedHeaders: []string{"Content-Type", "Authorization", "X-Request-Id"},
@@ -45,19 +45,19 @@ var benchPolicy = Handler{
 	MaxAge:         maxAge(600e9),
 }
 
-var allocCases = []struct {
-	allocCase
+var servedRequests = []struct {
+	servedRequest
 	maxAllocs float64
 }{
-	{allocCase{"NonCORS", "GET", http.Header{}}, 1},
-	{allocCase{"AllowedActual", "GET", from("https://app.example.com")}, 1},
-	{allocCase{"RefusedActual", "GET", from("https://evil.example.net")}, 1},
-	{allocCase{"AllowedPreflight", "OPTIONS", pre("https://a.example.org", "PUT", "Access-Control-Request-Headers", "content-type,authorization")}, 1},
-	{allocCase{"PreflightRefusedByOrigin", "OPTIONS", pre("https://evil.example.net", "PUT")}, 1},
-	{allocCase{"PreflightRefusedByMethod", "OPTIONS", pre("https://app.example.com", "PATCH")}, 1},
-	{allocCase{"PreflightRefusedByHeader", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "x-other")}, 1},
-	{allocCase{"HostileRequestHeaders", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", strings.Repeat("a,", 1<<19))}, 1},
-	{allocCase{"HostileOrigin", "OPTIONS", pre("https://"+strings.Repeat("a.", 32<<10)+"example.org", "PUT")}, 1},
+	{servedRequest{"NonCORS", "GET", http.Header{}}, 1},
+	{servedRequest{"AllowedActual", "GET", from("https://app.example.com")}, 1},
+	{servedRequest{"RefusedActual", "GET", from("https://evil.example.net")}, 1},
+	{servedRequest{"AllowedPreflight", "OPTIONS", pre("https://a.example.org", "PUT", "Access-Control-Request-Headers", "content-type,authorization")}, 1},
+	{servedRequest{"PreflightRefusedByOrigin", "OPTIONS", pre("https://evil.example.net", "PUT")}, 1},
+	{servedRequest{"PreflightRefusedByMethod", "OPTIONS", pre("https://app.example.com", "PATCH")}, 1},
+	{servedRequest{"PreflightRefusedByHeader", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "x-other")}, 1},
+	{servedRequest{"HostileRequestHeaders", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", strings.Repeat("a,", 1<<19))}, 1},
+	{servedRequest{"HostileOrigin", "OPTIONS", pre("https://"+strings.Repeat("a.", 32<<10)+"example.org", "PUT")}, 1},
 }
 
 func infoLogger() *zap.Logger {
@@ -68,10 +68,10 @@ func infoLogger() *zap.Logger {
 // TestRefusalsAreLoggedAtDebugLevel pins that each refusal says why, and
 // only at debug level.
 func TestRefusalsAreLoggedAtDebugLevel(t *testing.T) {
-	h := provisioned(t, benchPolicy)
+	h := provisioned(t, typicalPolicy)
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logger = zap.New(core)
-	for _, tc := range allocCases {
+	for _, tc := range servedRequests {
 		req := httptest.NewRequest(tc.method, "/", nil)
 		req.Header = tc.header
 		h.ServeHTTP(httptest.NewRecorder(), req, nopNext)
@@ -112,9 +112,9 @@ func TestRefusalsAreLoggedAtDebugLevel(t *testing.T) {
 // 80 bytes), whatever the request and however hostile. The response writer
 // wrapper is pooled.
 func TestAllocations(t *testing.T) {
-	h := provisioned(t, benchPolicy)
+	h := provisioned(t, typicalPolicy)
 	h.logger = infoLogger() // refusals are logged at debug level, which costs nothing when off
-	for _, tc := range allocCases {
+	for _, tc := range servedRequests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, "/", nil)
 			req.Header = tc.header
@@ -134,11 +134,11 @@ func TestAllocations(t *testing.T) {
 // once per request, a disagreement already logged this minute included
 // (nopNext sends no CORS header, so allowed requests disagree).
 func TestReportOnlyAllocations(t *testing.T) {
-	report := benchPolicy
+	report := typicalPolicy
 	report.ReportOnly, report.PreflightStatus, report.PreflightPassthrough = true, 0, false
 	h := provisioned(t, report)
 	h.logger = infoLogger()
-	for _, tc := range allocCases {
+	for _, tc := range servedRequests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, "/", nil)
 			req.Header = tc.header

@@ -49,7 +49,7 @@ func BenchmarkOriginMatch(b *testing.B) {
 // carrying a 1 MiB Access-Control-Request-Headers and a 64 KiB Origin: a
 // hostile header must cost about what a normal one does.
 func BenchmarkHostile(b *testing.B) {
-	h := provisioned(b, benchPolicy)
+	h := provisioned(b, typicalPolicy)
 	h.logger = infoLogger()
 	requests := []struct {
 		name   string
@@ -64,23 +64,23 @@ func BenchmarkHostile(b *testing.B) {
 	requests[3].header["Access-Control-Request-Headers"] = strings.Split(strings.Repeat("content-type\n", 4096), "\n")
 	for _, tc := range requests {
 		b.Run("request="+tc.name, func(b *testing.B) {
-			benchServe(b, h, "OPTIONS", tc.header)
+			serveN(b, h, "OPTIONS", tc.header)
 		})
 	}
 }
 
 // BenchmarkServeHTTP measures each kind of request the handler serves.
 func BenchmarkServeHTTP(b *testing.B) {
-	h := provisioned(b, benchPolicy)
+	h := provisioned(b, typicalPolicy)
 	h.logger = infoLogger()
-	for _, tc := range allocCases {
+	for _, tc := range servedRequests {
 		b.Run(tc.name, func(b *testing.B) {
-			benchServe(b, h, tc.method, tc.header)
+			serveN(b, h, tc.method, tc.header)
 		})
 	}
 }
 
-func benchServe(b *testing.B, h *Handler, method string, header http.Header) {
+func serveN(b *testing.B, h *Handler, method string, header http.Header) {
 	req := httptest.NewRequest(method, "/", nil)
 	req.Header = header
 	w := &discardWriter{h: make(http.Header)}
@@ -127,7 +127,7 @@ func BenchmarkPolicySize(b *testing.B) {
 				if rq.name == "preflight" {
 					method = "OPTIONS"
 				}
-				benchServe(b, h, method, rq.header)
+				serveN(b, h, method, rq.header)
 				b.ReportMetric(float64(provision.Microseconds())/1e3, "provision-ms")
 				b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 			})
@@ -141,12 +141,12 @@ func BenchmarkPolicySize(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkReportOnly -benchmem -count 8 . | benchstat -col /mode -
 func BenchmarkReportOnly(b *testing.B) {
-	report := benchPolicy
+	report := typicalPolicy
 	report.ReportOnly, report.PreflightStatus, report.PreflightPassthrough = true, 0, false
 	modes := []struct {
 		name string
 		h    *Handler
-	}{{"normal", provisioned(b, benchPolicy)}, {"report", provisioned(b, report)}}
+	}{{"normal", provisioned(b, typicalPolicy)}, {"report", provisioned(b, report)}}
 	requests := []struct {
 		name, method string
 		header       http.Header
@@ -158,7 +158,7 @@ func BenchmarkReportOnly(b *testing.B) {
 		for _, m := range modes {
 			m.h.logger = infoLogger()
 			b.Run("request="+rq.name+"/mode="+m.name, func(b *testing.B) {
-				benchServe(b, m.h, rq.method, rq.header)
+				serveN(b, m.h, rq.method, rq.header)
 			})
 		}
 	}

@@ -192,7 +192,7 @@ func TestCaddyfileWarnings(t *testing.T) {
 		line  int
 	}{
 		{"RegexpMatchingAnyOrigin", "cors {\n\t\torigin_regexp https://.*\n\t}",
-			`cors: "https://.*" matches "https://` + probeLabel + `.invalid", an origin anybody can own`, 3},
+			`cors: "https://.*" matches "https://` + unownedLabel + `.invalid", an origin anybody can own`, 3},
 		{"MethodNotUpperCase", "cors https://a.com {\n\t\tmethods GET patch\n\t}",
 			`cors: method "patch" matches only scripts that spell it "patch" (browsers send it as written, and most scripts write PATCH): write PATCH`, 3},
 		{"StarBesideMethods", "cors https://a.com {\n\t\tmethods DELETE GET * *\n\t}",

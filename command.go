@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/caddy-cors/cors/internal/check"
+
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 )
 
@@ -25,7 +27,7 @@ headers received, the verdict, the message the browser console would show,
 and what to change on the server. It works against any HTTP server.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			check := &cobra.Command{
+			sub := &cobra.Command{
 				Use:   "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>]",
 				Short: "Replays a cross-origin fetch() as a browser would and explains the verdict",
 				Long: `
@@ -54,29 +56,29 @@ blocks it, 2 on bad usage or a network error.
 				Example: `  $ caddy cors check https://api.example.com/items --origin https://app.example.com
   $ caddy cors check https://api.example.com/items/7 --origin https://app.example.com --method DELETE --credentials
   $ caddy cors check https://api.example.com/items --origin https://app.example.com --body-type application/json --header 'Authorization: Bearer x'`,
-				RunE: cmdCheck,
+				RunE: runCheck,
 			}
-			check.Flags().String("origin", "", "Origin of the page making the request, e.g. https://app.example.com (required)")
-			check.Flags().String("method", "", "Request method (default GET, or POST with --body-type)")
-			check.Flags().StringArray("header", nil, "Request header set by the script, 'Name: value' (repeatable)")
-			check.Flags().Bool("credentials", false, "Check as fetch() with credentials: \"include\"")
-			check.Flags().String("body-type", "", "Content-Type of the request body; implies a body")
-			check.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-				return cmdCheckExit(cmd, nil, checkExitError, err)
+			sub.Flags().String("origin", "", "Origin of the page making the request, e.g. https://app.example.com (required)")
+			sub.Flags().String("method", "", "Request method (default GET, or POST with --body-type)")
+			sub.Flags().StringArray("header", nil, "Request header set by the script, 'Name: value' (repeatable)")
+			sub.Flags().Bool("credentials", false, "Check as fetch() with credentials: \"include\"")
+			sub.Flags().String("body-type", "", "Content-Type of the request body; implies a body")
+			sub.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+				return exitStatus(cmd, nil, check.ExitError, err)
 			})
-			cmd.AddCommand(check)
+			cmd.AddCommand(sub)
 		},
 	})
 }
 
-// errCheckBlocked ends the process with status 1 without printing anything
+// errBlocked ends the process with status 1 without printing anything
 // more: the report already says why. caddycmd.Main exits 1 on any error.
-var errCheckBlocked = errors.New("a browser would block this request")
+var errBlocked = errors.New("a browser would block this request")
 
-// cmdCheck is the cobra front of checkRun.
-func cmdCheck(cmd *cobra.Command, args []string) error {
+// runCheck is the cobra front of check.Run.
+func runCheck(cmd *cobra.Command, args []string) error {
 	fl := cmd.Flags()
-	in := checkRequest{}
+	in := check.Request{}
 	in.Origin, _ = fl.GetString("origin")
 	in.Method, _ = fl.GetString("method")
 	in.Headers, _ = fl.GetStringArray("header")
@@ -87,23 +89,23 @@ func cmdCheck(cmd *cobra.Command, args []string) error {
 	case 1:
 		in.URL = args[0]
 	default:
-		return cmdCheckExit(cmd, args, checkExitError, errors.New("one URL only: caddy cors check <url> --origin <origin>"))
+		return exitStatus(cmd, args, check.ExitError, errors.New("one URL only: caddy cors check <url> --origin <origin>"))
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	code, err := checkRun(cmd.Context(), client, cmd.OutOrStdout(), in)
-	return cmdCheckExit(cmd, args, code, err)
+	code, err := check.Run(cmd.Context(), client, cmd.OutOrStdout(), in)
+	return exitStatus(cmd, args, code, err)
 }
 
-// cmdCheckExit turns an exit status into what caddycmd.Main understands:
+// exitStatus turns an exit status into what caddycmd.Main understands:
 // nil for 0, a silent error for 1, and for 2 the error caddycmd builds
 // itself, the only way to make Main exit with a status other than 0 or 1.
-func cmdCheckExit(cmd *cobra.Command, args []string, code int, err error) error {
+func exitStatus(cmd *cobra.Command, args []string, code int, err error) error {
 	switch code {
-	case checkExitAllowed:
+	case check.ExitAllowed:
 		return nil
-	case checkExitBlocked:
+	case check.ExitBlocked:
 		cmd.SilenceErrors = true
-		return errCheckBlocked
+		return errBlocked
 	}
 	if err == nil {
 		err = errors.New("check failed")

@@ -42,10 +42,10 @@ import (
 // caddytest, its name starts with TestIntegration, which CI's fuzzing step
 // skips (caddytest rewrites os.Args).
 func TestIntegrationComposition(t *testing.T) {
-	env := newCompositionEnv(t)
+	env := newBackends(t)
 	clients := func() map[string]*http.Client {
-		m := make(map[string]*http.Client, len(compositionProtocols))
-		for _, p := range compositionProtocols {
+		m := make(map[string]*http.Client, len(transports))
+		for _, p := range transports {
 			m[p.name] = p.client()
 		}
 		return m
@@ -62,7 +62,7 @@ func TestIntegrationComposition(t *testing.T) {
 	// Phase 1: what every directive answers without cors.
 	loadComposition(t, "baseline", env.config(nil))
 	c := clients()
-	etag := fetch(c["h1"], "h1", "localhost", http.MethodGet, "/file_server-200/hello.txt", "", nil, "").header.Get("Etag")
+	etag := roundTrip(c["h1"], "h1", "localhost", http.MethodGet, "/file_server-200/hello.txt", "", nil, "").header.Get("Etag")
 	if etag == "" {
 		t.Fatal("file_server sent no ETag: the 304 row needs one")
 	}
@@ -70,10 +70,10 @@ func TestIntegrationComposition(t *testing.T) {
 	type baseKey struct{ proto, row, origin string }
 	base := make(map[baseKey]captured)
 	origins := []string{refusedOrigin, ""}
-	for _, p := range compositionPolicies {
+	for _, p := range policyCases {
 		origins = append(origins, p.allowed)
 	}
-	for _, p := range compositionProtocols {
+	for _, p := range transports {
 		for _, r := range rows {
 			if !r.servedOver(p.name) || r.preflight {
 				continue
@@ -90,15 +90,15 @@ func TestIntegrationComposition(t *testing.T) {
 
 	// Phase 2: the same requests with cors in front, policy by policy.
 	failures := failureSummary{}
-	for _, pol := range compositionPolicies {
+	for _, pol := range policyCases {
 		loadComposition(t, pol.name, env.config(&pol))
 		c := clients()
-		for _, p := range compositionProtocols {
+		for _, p := range transports {
 			for _, r := range rows {
 				if !r.servedOver(p.name) || (r.policy != "" && r.policy != pol.name) {
 					continue
 				}
-				for _, req := range compositionRequests(pol, r.preflight) {
+				for _, req := range requestCases(pol, r.preflight) {
 					got := r.doPreflight(c[p.name], p.name, req)
 					name := fmt.Sprintf("%s/%s/%s/%s", p.name, r.name, pol.name, req.name)
 					var problems []string
@@ -114,7 +114,7 @@ func TestIntegrationComposition(t *testing.T) {
 						// Only the invariant can be checked: compare the
 						// rest with what came through.
 						h := got.header.Clone()
-						for _, name := range compositionOwned {
+						for _, name := range ownedNames {
 							delete(h, name)
 						}
 						want = captured{status: got.status, header: h, body: got.body, bodyErr: got.bodyErr}
@@ -196,12 +196,12 @@ func loadComposition(t *testing.T, name, config string) {
 // issues the certificates while the config starts, the first time in a
 // fresh storage.
 func waitForCertificates(t *testing.T) {
-	c := compositionProtocols[2].client()
+	c := transports[2].client()
 	defer c.CloseIdleConnections()
 	for _, host := range []string{"localhost", "errors.localhost", "issue.localhost"} {
 		var got captured
 		for range 50 {
-			if got = fetch(c, "h2", host, http.MethodGet, "/", "", nil, ""); got.err == nil {
+			if got = roundTrip(c, "h2", host, http.MethodGet, "/", "", nil, ""); got.err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -212,10 +212,10 @@ func waitForCertificates(t *testing.T) {
 	}
 }
 
-// compositionPolicy is one policy of the table and, beside it, what it
+// policyCase is one policy of the table and, beside it, what it
 // allows, written out plainly so that the expected decision does not come
 // from the module's own code.
-type compositionPolicy struct {
+type policyCase struct {
 	name      string
 	directive string   // the cors directive, in a Caddyfile
 	origins   []string // exact origins allowed
@@ -225,7 +225,7 @@ type compositionPolicy struct {
 	allowed   string   // an origin the policy allows, for the rows
 }
 
-var compositionPolicies = []compositionPolicy{
+var policyCases = []policyCase{
 	{
 		name:      "exact",
 		directive: "cors https://app.example.com https://other.example.com",
@@ -256,7 +256,7 @@ var compositionPolicies = []compositionPolicy{
 const refusedOrigin = "https://evil.example.net"
 
 // allows tells whether the policy grants origin, by its table entry.
-func (p compositionPolicy) allows(origin string) bool {
+func (p policyCase) allows(origin string) bool {
 	switch {
 	case p.any:
 		return true
@@ -271,7 +271,7 @@ func (p compositionPolicy) allows(origin string) bool {
 
 // decision is what the owned headers of an actual response must be for a
 // request with origin ("" for none), and the Vary tokens the policy adds.
-func (p compositionPolicy) decision(origin string) (owned map[string]string, vary []string) {
+func (p policyCase) decision(origin string) (owned map[string]string, vary []string) {
 	owned = map[string]string{}
 	if p.any {
 		owned["Access-Control-Allow-Origin"] = "*"
@@ -286,24 +286,24 @@ func (p compositionPolicy) decision(origin string) (owned map[string]string, var
 	return owned, []string{"Origin"}
 }
 
-// compositionRequest is one request of a row: its Origin, and for
+// requestCase is one request of a row: its Origin, and for
 // preflights what they ask for.
-type compositionRequest struct {
+type requestCase struct {
 	name    string
 	origin  string
 	method  string // Access-Control-Request-Method of a preflight
 	headers string // Access-Control-Request-Headers of a preflight
 }
 
-func compositionRequests(p compositionPolicy, preflight bool) []compositionRequest {
+func requestCases(p policyCase, preflight bool) []requestCase {
 	if preflight {
-		return []compositionRequest{
+		return []requestCase{
 			{name: "preflight-allowed", origin: p.allowed, method: "POST", headers: "content-type"},
 			{name: "preflight-method-refused", origin: p.allowed, method: "PUT"},
 			{name: "preflight-origin-refused", origin: refusedOrigin, method: "POST"},
 		}
 	}
-	return []compositionRequest{
+	return []requestCase{
 		{name: "allowed-origin", origin: p.allowed},
 		{name: "refused-origin", origin: refusedOrigin},
 		{name: "no-origin"},
@@ -318,7 +318,7 @@ const (
 
 // checkModulePreflight checks a preflight the module answers itself: the next
 // handler never runs, so there is no baseline to compare with.
-func checkModulePreflight(p compositionPolicy, req compositionRequest, got captured) []string {
+func checkModulePreflight(p policyCase, req requestCase, got captured) []string {
 	if got.err != nil {
 		return []string{fmt.Sprintf("request failed: %v", got.err)}
 	}
@@ -359,7 +359,7 @@ func checkModulePreflight(p compositionPolicy, req compositionRequest, got captu
 
 // checkOwnership checks one response with cors (got) against the same
 // request without cors (want) and the policy's decision.
-func checkOwnership(p compositionPolicy, r compositionRow, origin string, got, want captured) []string {
+func checkOwnership(p policyCase, r scenario, origin string, got, want captured) []string {
 	switch {
 	case want.err != nil && got.err != nil:
 		return nil // nothing went out either way (a handler panicked)
@@ -401,7 +401,7 @@ func checkOwnership(p compositionPolicy, r compositionRow, origin string, got, w
 	return problems
 }
 
-var compositionOwned = []string{
+var ownedNames = []string{
 	"Access-Control-Allow-Origin",
 	"Access-Control-Allow-Credentials",
 	"Access-Control-Allow-Methods",
@@ -413,7 +413,7 @@ var compositionOwned = []string{
 
 func checkOwned(where string, got, base http.Header, want map[string]string) []string {
 	var problems []string
-	for _, name := range compositionOwned {
+	for _, name := range ownedNames {
 		var w []string
 		if v, ok := want[name]; ok {
 			w = []string{v}
@@ -467,7 +467,7 @@ func varyTokens(h http.Header) []string {
 func checkOthers(where string, got, want http.Header) []string {
 	var problems []string
 	skip := func(k string) bool {
-		return k == "Date" || k == "Vary" || slices.Contains(compositionOwned, k)
+		return k == "Date" || k == "Vary" || slices.Contains(ownedNames, k)
 	}
 	for k, w := range want {
 		if !skip(k) && !slices.Equal(got[k], w) {
@@ -490,15 +490,15 @@ func clip(s string) string {
 	return s
 }
 
-// compositionProtocol is a way of reaching the test server.
-type compositionProtocol struct {
+// transport is a way of reaching the test server.
+type transport struct {
 	name   string
 	scheme string
 	port   string
 	client func() *http.Client
 }
 
-var compositionProtocols = []compositionProtocol{
+var transports = []transport{
 	{"h1", "http", "9080", func() *http.Client {
 		var p http.Protocols
 		p.SetHTTP1(true)
@@ -564,9 +564,9 @@ type interimResponse struct {
 
 func (i interimResponse) String() string { return fmt.Sprint(i.status) }
 
-func fetch(c *http.Client, proto, host, method, path, body string, header []string, origin string) captured {
-	i := slices.IndexFunc(compositionProtocols, func(p compositionProtocol) bool { return p.name == proto })
-	scheme, port := compositionProtocols[i].scheme, compositionProtocols[i].port
+func roundTrip(c *http.Client, proto, host, method, path, body string, header []string, origin string) captured {
+	i := slices.IndexFunc(transports, func(p transport) bool { return p.name == proto })
+	scheme, port := transports[i].scheme, transports[i].port
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -623,9 +623,9 @@ func websocketHandshake(host, path, origin string) captured {
 	return captured{proto: resp.Proto, status: resp.StatusCode, header: resp.Header}
 }
 
-// compositionRow is one directive (or combination) on a path of its own:
+// scenario is one directive (or combination) on a path of its own:
 // /<name>/ on its site, handled by a handle_path block holding config.
-type compositionRow struct {
+type scenario struct {
 	name   string
 	dir    string // the path prefix, when not /<name>
 	site   string // "localhost", "errors.localhost" or "issue.localhost"
@@ -650,7 +650,7 @@ type compositionRow struct {
 
 // checkBaseline guards the table itself: a row whose path no handler
 // matches would compare two identical, irrelevant answers.
-func (r compositionRow) checkBaseline(proto string, base captured) string {
+func (r scenario) checkBaseline(proto string, base captured) string {
 	wantProto := map[string]string{"h1": "HTTP/1.1", "h2c": "HTTP/2.0", "h2": "HTTP/2.0", "h3": "HTTP/3.0"}[proto]
 	switch {
 	case base.err == nil && base.proto != wantProto:
@@ -669,9 +669,9 @@ func (r compositionRow) checkBaseline(proto string, base captured) string {
 	return ""
 }
 
-func (r compositionRow) servedOver(proto string) bool { return r.only == "" || r.only == proto }
+func (r scenario) servedOver(proto string) bool { return r.only == "" || r.only == proto }
 
-func (r compositionRow) url() string {
+func (r scenario) url() string {
 	if r.site == "issue.localhost" {
 		return r.path
 	}
@@ -681,7 +681,7 @@ func (r compositionRow) url() string {
 	return "/" + r.name + r.path
 }
 
-func (r compositionRow) do(c *http.Client, proto, origin string) captured {
+func (r scenario) do(c *http.Client, proto, origin string) captured {
 	if r.websocket {
 		return websocketHandshake(r.site, r.url(), origin)
 	}
@@ -689,10 +689,10 @@ func (r compositionRow) do(c *http.Client, proto, origin string) captured {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return fetch(c, proto, r.site, method, r.url(), r.body, r.header, origin)
+	return roundTrip(c, proto, r.site, method, r.url(), r.body, r.header, origin)
 }
 
-func (r compositionRow) doPreflight(c *http.Client, proto string, req compositionRequest) captured {
+func (r scenario) doPreflight(c *http.Client, proto string, req requestCase) captured {
 	if !r.preflight {
 		return r.do(c, proto, req.origin)
 	}
@@ -700,11 +700,11 @@ func (r compositionRow) doPreflight(c *http.Client, proto string, req compositio
 	if req.headers != "" {
 		header = append(header, "Access-Control-Request-Headers", req.headers)
 	}
-	return fetch(c, proto, r.site, http.MethodOptions, r.url(), "", header, req.origin)
+	return roundTrip(c, proto, r.site, http.MethodOptions, r.url(), "", header, req.origin)
 }
 
-// compositionEnv holds the upstreams and files the rows use.
-type compositionEnv struct {
+// backends holds the upstreams and files the rows use.
+type backends struct {
 	upstream string // reverse_proxy backend
 	auth     string // forward_auth backend
 	dead     string // nothing listens there
@@ -712,7 +712,7 @@ type compositionEnv struct {
 	hash     string // bcrypt of "secret" for bob
 }
 
-func newCompositionEnv(t *testing.T) *compositionEnv {
+func newBackends(t *testing.T) *backends {
 	t.Helper()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -794,7 +794,7 @@ func newCompositionEnv(t *testing.T) *compositionEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &compositionEnv{
+	return &backends{
 		upstream: upstream.Listener.Addr().String(),
 		auth:     auth.Listener.Addr().String(),
 		dead:     deadUpstream(t),
@@ -816,9 +816,9 @@ header Access-Control-Max-Age 86400`
 const leaks = `header Access-Control-Allow-Origin "*"
 header Access-Control-Allow-Credentials true`
 
-func (e *compositionEnv) rows(etag string) []compositionRow {
+func (e *backends) rows(etag string) []scenario {
 	up, dead, auth := e.upstream, e.dead, e.auth
-	rows := []compositionRow{
+	rows := []scenario{
 		// header
 		{name: "header-immediate", status: 200, config: "header Access-Control-Allow-Origin \"*\"\nheader X-Extra immediate\nrespond \"immediate\""},
 		{name: "header-deferred", status: 200, config: "header >Access-Control-Allow-Origin \"*\"\nheader >X-Extra deferred\nrespond \"deferred\""},
@@ -925,7 +925,7 @@ func (e *compositionEnv) rows(etag string) []compositionRow {
 		path   string
 		status int
 	}{{"/ok", 200}, {"/private/x", 401}, {"/dead/x", 502}, {"/err/x", 418}} {
-		rows = append(rows, compositionRow{name: "issue9" + strings.ReplaceAll(path.path, "/", "-"), site: "issue.localhost",
+		rows = append(rows, scenario{name: "issue9" + strings.ReplaceAll(path.path, "/", "-"), site: "issue.localhost",
 			path: path.path, status: path.status, policy: "credentials"})
 	}
 	for i := range rows {
@@ -942,7 +942,7 @@ func (e *compositionEnv) rows(etag string) []compositionRow {
 // config is the Caddyfile of the test: the rows' paths on three sites, each
 // served over HTTP/1.1 and h2c on :9080 and HTTP/1.1, HTTP/2 and HTTP/3 on
 // :9443. With policy nil it is the baseline, without any cors.
-func (e *compositionEnv) config(policy *compositionPolicy) string {
+func (e *backends) config(policy *policyCase) string {
 	corsLine := ""
 	if policy != nil {
 		corsLine = policy.directive

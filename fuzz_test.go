@@ -11,23 +11,23 @@ import (
 // The fuzz targets compare the fast code with deliberately naive reference
 // implementations written another way (a regular expression and
 // strings.Split where the fast code scans bytes and looks up maps). Run one
-// with e.g. `go test -run '^$' -fuzz FuzzOriginMatcher -fuzztime 20s`.
+// with e.g. `go test -run '^$' -fuzz FuzzAllowList -fuzztime 20s`.
 
 // Pieces random policies and origins are made of. The origin alphabet
 // includes the characters that have broken matchers before.
 var (
-	fuzzSchemes = []string{"http", "https", "chrome-extension"}
-	fuzzLabels  = []string{"a", "b", "example", "com", "xn--bcher-kva", "evil", "co", "localhost", "1", "127"}
-	fuzzPorts   = []string{"", "80", "443", "8080", "*"}
+	seedSchemes = []string{"http", "https", "chrome-extension"}
+	seedLabels  = []string{"a", "b", "example", "com", "xn--bcher-kva", "evil", "co", "localhost", "1", "127"}
+	seedPorts   = []string{"", "80", "443", "8080", "*"}
 )
 
-// fuzzPolicy builds a list of configured origins from bytes: four bytes an
+// originsFromBytes builds a list of configured origins from bytes: four bytes an
 // origin.
-func fuzzPolicy(cfg []byte) []string {
+func originsFromBytes(cfg []byte) []string {
 	var origins []string
 	for i := 0; i+3 < len(cfg) && len(origins) < 16; i += 4 {
 		var b strings.Builder
-		b.WriteString(fuzzSchemes[int(cfg[i])%len(fuzzSchemes)])
+		b.WriteString(seedSchemes[int(cfg[i])%len(seedSchemes)])
 		b.WriteString("://")
 		if cfg[i+1]&1 == 1 {
 			b.WriteString("*.")
@@ -37,9 +37,9 @@ func fuzzPolicy(cfg []byte) []string {
 			if j > 0 {
 				b.WriteByte('.')
 			}
-			b.WriteString(fuzzLabels[(int(cfg[i+2])+j*7)%len(fuzzLabels)])
+			b.WriteString(seedLabels[(int(cfg[i+2])+j*7)%len(seedLabels)])
 		}
-		if p := fuzzPorts[int(cfg[i+3])%len(fuzzPorts)]; p != "" {
+		if p := seedPorts[int(cfg[i+3])%len(seedPorts)]; p != "" {
 			b.WriteString(":" + p)
 		}
 		origins = append(origins, b.String())
@@ -115,7 +115,7 @@ func refMatch(normalized []string, origin string) bool {
 	return false
 }
 
-func FuzzOriginMatcher(f *testing.F) {
+func FuzzAllowList(f *testing.F) {
 	f.Add([]byte{1, 0, 2, 0}, "https://example.com")
 	f.Add([]byte{1, 1, 2, 0}, "https://a.example.com")
 	f.Add([]byte{1, 3, 2, 4}, "https://a.example.com.evil:8080")
@@ -127,7 +127,7 @@ func FuzzOriginMatcher(f *testing.F) {
 	f.Add([]byte{1, 0, 2, 2}, "https://example:443")
 	f.Add([]byte{0, 0, 9, 3}, "http://[::1]:8080")
 	f.Fuzz(func(t *testing.T, cfg []byte, origin string) {
-		configured := fuzzPolicy(cfg)
+		configured := originsFromBytes(cfg)
 		if len(configured) == 0 {
 			return
 		}
@@ -137,7 +137,7 @@ func FuzzOriginMatcher(f *testing.F) {
 		}
 		normalized := make([]string, len(configured))
 		for i, o := range configured {
-			pat, _ := parseOriginPattern(o)
+			pat, _ := parseAllowedOrigin(o)
 			normalized[i] = pat.String()
 		}
 		if got, want := p.origins.match(origin), refMatch(normalized, origin); got != want {

@@ -226,7 +226,7 @@ var ownedHeaders = [numOwned]string{
 // the request's only allocation.
 type decision struct {
 	p    *policy
-	vary *varyList
+	vary *responseVary
 
 	sent   uint8  // bit h: owned header h is sent
 	origin string // Access-Control-Allow-Origin

@@ -1,6 +1,10 @@
 package cors
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/caddy-cors/cors/internal/fetch"
+)
 
 // Access-Control-Request-Headers is read leniently, as real clients and
 // gateways send it: names in any case and order, optional white space, empty
@@ -20,49 +24,6 @@ const maxRequestHeaderLines = 16
 // wildcardRequestHeadersLen bounds the requested list when any header name is
 // allowed: far more than any page sends, far less than a hostile megabyte.
 const wildcardRequestHeadersLen = 8 << 10
-
-// tchar marks the bytes allowed in an RFC 9110 token: header names and methods.
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// isToken reports whether s is a non-empty RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// forbiddenRequestHeader reports whether browsers refuse to let a script set
-// the header, whatever its value (Fetch: "forbidden request-header"): listing
-// it in a policy can only be a mistake, and `caddy cors check` drops it as
-// fetch() would. name is lower case.
-func forbiddenRequestHeader(name string) bool {
-	switch name {
-	case "accept-charset", "accept-encoding", "access-control-request-headers",
-		"access-control-request-method", "connection", "content-length",
-		"cookie", "cookie2", "date", "dnt", "expect", "host", "keep-alive",
-		"origin", "referer", "set-cookie", "te", "trailer",
-		"transfer-encoding", "upgrade", "via":
-		return true
-	}
-	return strings.HasPrefix(name, "proxy-") || strings.HasPrefix(name, "sec-")
-}
 
 // headerSet is the set of request header names a policy allows preflights to
 // ask for.
@@ -113,7 +74,7 @@ func (s *headerSet) check(lines []string) (requested bool, refused string, ok bo
 	for _, line := range lines {
 		for line != "" {
 			var name string
-			name, line = nextListElement(line)
+			name, line = fetch.NextElement(line)
 			if name == "" {
 				continue
 			}
@@ -132,7 +93,7 @@ func (s *headerSet) allowedNames(dst []string, lines []string) []string {
 	for _, line := range lines {
 		for line != "" {
 			var name string
-			name, line = nextListElement(line)
+			name, line = fetch.NextElement(line)
 			if name != "" && s.allows(name) {
 				dst = append(dst, name)
 			}
@@ -141,27 +102,10 @@ func (s *headerSet) allowedNames(dst []string, lines []string) []string {
 	return dst
 }
 
-// nextListElement splits the first element off a comma-separated list and
-// trims the optional white space around it.
-func nextListElement(list string) (elem, rest string) {
-	if i := strings.IndexByte(list, ','); i >= 0 {
-		elem, rest = list[:i], list[i+1:]
-	} else {
-		elem = list
-	}
-	for elem != "" && (elem[0] == ' ' || elem[0] == '\t') {
-		elem = elem[1:]
-	}
-	for elem != "" && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
-		elem = elem[:len(elem)-1]
-	}
-	return elem, rest
-}
-
 // allows reports whether a single requested header name is allowed.
 func (s *headerSet) allows(name string) bool {
 	if s.any {
-		if !isToken(name) || len(name) > maxHeaderNameLen {
+		if !fetch.IsToken(name) || len(name) > maxHeaderNameLen {
 			return false
 		}
 		return s.authorization || !strings.EqualFold(name, "authorization")
@@ -172,7 +116,7 @@ func (s *headerSet) allows(name string) bool {
 	var buf [maxHeaderNameLen]byte
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !tchar[c] {
+		if !fetch.IsTokenByte(c) {
 			return false
 		}
 		if 'A' <= c && c <= 'Z' {

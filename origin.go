@@ -209,8 +209,8 @@ func validIPv6Literal(h string) bool {
 	return string(a.AppendTo(buf[:0])) == inner
 }
 
-// originPattern is one configured origin after normalization.
-type originPattern struct {
+// allowedOrigin is one configured origin after normalization.
+type allowedOrigin struct {
 	scheme string
 	// host is the exact host, or for a subdomain pattern the domain below
 	// which any subdomain matches.
@@ -221,7 +221,7 @@ type originPattern struct {
 	anyPort bool
 }
 
-func (p originPattern) String() string {
+func (p allowedOrigin) String() string {
 	var b strings.Builder
 	b.WriteString(p.scheme)
 	b.WriteString("://")
@@ -239,10 +239,10 @@ func (p originPattern) String() string {
 	return b.String()
 }
 
-// parseOriginPattern parses and normalizes one configured origin (other than
+// parseAllowedOrigin parses and normalizes one configured origin (other than
 // "*" and "null"). Its errors say what to write instead.
-func parseOriginPattern(s string) (originPattern, error) {
-	var p originPattern
+func parseAllowedOrigin(s string) (allowedOrigin, error) {
+	var p allowedOrigin
 	i := strings.Index(s, "://")
 	if i < 0 {
 		if strings.ContainsAny(s, ":/") || s == "" {
@@ -295,7 +295,7 @@ func parseOriginPattern(s string) (originPattern, error) {
 	return p, nil
 }
 
-func (p *originPattern) setHost(host string) error {
+func (p *allowedOrigin) setHost(host string) error {
 	if strings.HasPrefix(host, "*.") {
 		p.subdomains = true
 		host = host[2:]
@@ -336,7 +336,7 @@ func (p *originPattern) setHost(host string) error {
 	return nil
 }
 
-func (p *originPattern) setPort(port string) error {
+func (p *allowedOrigin) setPort(port string) error {
 	switch {
 	case port == "":
 		return nil
@@ -366,7 +366,7 @@ func isASCII(s string) bool {
 
 // onPublicSuffix reports whether a subdomain pattern would match the sites of
 // unrelated owners, as https://*.com or https://*.github.io would.
-func (p originPattern) onPublicSuffix() bool {
+func (p allowedOrigin) onPublicSuffix() bool {
 	if !p.subdomains || p.host == "localhost" {
 		return false
 	}
@@ -376,7 +376,7 @@ func (p originPattern) onPublicSuffix() bool {
 
 // covers reports whether the pattern p (a subdomain or any-port pattern)
 // allows every request the exact origin o allows.
-func (p originPattern) covers(o originPattern) bool {
+func (p allowedOrigin) covers(o allowedOrigin) bool {
 	if p.scheme != o.scheme || !p.anyPort && p.port != o.port {
 		return false
 	}
@@ -388,7 +388,7 @@ func (p originPattern) covers(o originPattern) bool {
 
 // isLoopback reports whether the pattern names only this machine, where a
 // network attacker cannot impersonate a plain-HTTP origin.
-func (p originPattern) isLoopback() bool {
+func (p allowedOrigin) isLoopback() bool {
 	if p.host == "localhost" || strings.HasSuffix(p.host, ".localhost") {
 		return true
 	}
@@ -396,8 +396,8 @@ func (p originPattern) isLoopback() bool {
 	return err == nil && a.IsLoopback()
 }
 
-// originMatcher decides whether a request's Origin is allowed.
-type originMatcher struct {
+// allowList decides whether a request's Origin is allowed.
+type allowList struct {
 	any  bool // the policy allows every origin
 	null bool // the literal origin "null" is allowed
 
@@ -422,7 +422,7 @@ type hostRule struct {
 	anyPort    bool
 }
 
-func (m *originMatcher) add(p originPattern) {
+func (m *allowList) add(p allowedOrigin) {
 	if !p.subdomains && !p.anyPort {
 		if m.exact == nil {
 			m.exact = make(map[string]struct{})
@@ -445,7 +445,7 @@ func (m *originMatcher) add(p originPattern) {
 
 // match reports whether origin, the whole value of the request's single
 // Origin header, is allowed.
-func (m *originMatcher) match(origin string) bool {
+func (m *allowList) match(origin string) bool {
 	if m.any {
 		return true
 	}
@@ -489,7 +489,7 @@ func (m *originMatcher) match(origin string) bool {
 	return false
 }
 
-func (m *originMatcher) hostMatch(host string, o requestOrigin, subdomains bool) bool {
+func (m *allowList) hostMatch(host string, o requestOrigin, subdomains bool) bool {
 	for _, r := range m.hosts[host] {
 		if r.subdomains == subdomains && r.scheme == o.scheme && (r.anyPort || r.port == o.port) {
 			return true

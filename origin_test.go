@@ -52,7 +52,7 @@ func TestParseRequestOriginRefusesMalformedOrigins(t *testing.T) {
 	}
 }
 
-func TestParseOriginPatternNormalizes(t *testing.T) {
+func TestParseAllowedOriginNormalizes(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://Example.COM", "https://example.com"},
 		{"HTTPS://example.com:443", "https://example.com"},
@@ -68,13 +68,13 @@ func TestParseOriginPatternNormalizes(t *testing.T) {
 		{"capacitor://localhost", "capacitor://localhost"},
 	}
 	for _, tt := range tests {
-		p, err := parseOriginPattern(tt.in)
+		p, err := parseAllowedOrigin(tt.in)
 		if err != nil {
-			t.Errorf("parseOriginPattern(%q): %v", tt.in, err)
+			t.Errorf("parseAllowedOrigin(%q): %v", tt.in, err)
 			continue
 		}
 		if got := p.String(); got != tt.want {
-			t.Errorf("parseOriginPattern(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("parseAllowedOrigin(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 		if _, ok := parseRequestOrigin(p.String()); !p.subdomains && !p.anyPort && !ok {
 			t.Errorf("normalized %q is not an origin a browser sends", p.String())
@@ -82,9 +82,9 @@ func TestParseOriginPatternNormalizes(t *testing.T) {
 	}
 }
 
-// TestParseOriginPatternErrorsShowTheFix pins that each configuration mistake
+// TestParseAllowedOriginErrorsShowTheFix pins that each configuration mistake
 // is refused with a message naming the corrected origin or the rule.
-func TestParseOriginPatternErrorsShowTheFix(t *testing.T) {
+func TestParseAllowedOriginErrorsShowTheFix(t *testing.T) {
 	tests := []struct{ in, wantInMsg string }{
 		{"https://example.com/", `write "https://example.com"`},
 		{"https://example.com/api", `write "https://example.com"`},
@@ -107,18 +107,18 @@ func TestParseOriginPatternErrorsShowTheFix(t *testing.T) {
 		{"https://[::1", "IPv6"},
 	}
 	for _, tt := range tests {
-		_, err := parseOriginPattern(tt.in)
+		_, err := parseAllowedOrigin(tt.in)
 		if err == nil {
-			t.Errorf("parseOriginPattern(%q) accepted it", tt.in)
+			t.Errorf("parseAllowedOrigin(%q) accepted it", tt.in)
 			continue
 		}
 		if !strings.Contains(err.Error(), tt.wantInMsg) {
-			t.Errorf("parseOriginPattern(%q) = %q, want it to contain %q", tt.in, err, tt.wantInMsg)
+			t.Errorf("parseAllowedOrigin(%q) = %q, want it to contain %q", tt.in, err, tt.wantInMsg)
 		}
 	}
 }
 
-func newMatcher(t testing.TB, origins []string, regexps ...string) *originMatcher {
+func newMatcher(t testing.TB, origins []string, regexps ...string) *allowList {
 	t.Helper()
 	p, problems, _ := compile(&Handler{Origins: origins, OriginRegexp: regexps})
 	if len(problems) > 0 {
@@ -127,7 +127,7 @@ func newMatcher(t testing.TB, origins []string, regexps ...string) *originMatche
 	return &p.origins
 }
 
-func TestOriginMatcher(t *testing.T) {
+func TestAllowList(t *testing.T) {
 	tests := []struct {
 		policy  []string
 		regexps []string
@@ -280,7 +280,7 @@ func TestOnPublicSuffix(t *testing.T) {
 		"http://*.localhost":          false,
 		"https://example.com":         false,
 	} {
-		p, err := parseOriginPattern(in)
+		p, err := parseAllowedOrigin(in)
 		if err != nil {
 			t.Fatal(err)
 		}

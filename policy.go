@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-cors/cors/internal/fetch"
 )
 
 // policy is a Handler's configuration compiled for serving: every header
 // value a response can carry is computed here once, and requests only pick
 // among them.
 type policy struct {
-	origins     originMatcher
+	origins     allowList
 	credentials bool
 	methods     methodSet
 	headers     headerSet
@@ -38,8 +40,8 @@ type policy struct {
 	// varyActual and varyPreflight are the request headers that responses
 	// depend on; varyActual is empty when the policy allows every origin
 	// alike.
-	varyActual    varyList
-	varyPreflight varyList
+	varyActual    responseVary
+	varyPreflight responseVary
 }
 
 // Defaults of the Fetch standard's simple requests, which most APIs need and
@@ -59,14 +61,13 @@ type methodSet struct {
 // compared case-sensitively, as browsers compare them, and the safelisted
 // ones are always allowed: browsers never check them against the answer.
 func (s *methodSet) allows(m string) bool {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost:
+	if fetch.IsSafelistedMethod(m) {
 		return true
 	}
 	if s.any {
 		// Caddy refuses request methods longer than 32 bytes; a longer
 		// requested one is refused before it is read.
-		return len(m) <= maxMethodLen && isToken(m)
+		return len(m) <= maxMethodLen && fetch.IsToken(m)
 	}
 	return slices.Contains(s.list, m)
 }
@@ -126,69 +127,13 @@ func (c *compiler) warnf(field string, index int, format string, args ...any) {
 	c.warnings = append(c.warnings, configProblem{field, index, fmt.Sprintf(format, args...)})
 }
 
+// origins compiles the origin allow-list: the listed origins and patterns,
+// then the regexps, then what an empty list or "*" means for the settings
+// that need explicit origins.
 func (c *compiler) origins(h *Handler) {
+	star := c.listedOrigins(h)
+	c.originRegexps(h)
 	m := &c.p.origins
-	star := -1
-	var parsed []configuredOrigin
-	for i, o := range h.Origins {
-		switch o {
-		case "*":
-			star = i
-			continue
-		case "null":
-			m.null = true
-			c.warnf("origins", i, `origin "null" is allowed: sandboxed iframes, file:// pages and some redirects all send it, so any site can make a request that looks like it`)
-			if h.AllowCredentials {
-				c.errorf("origins", i, `"null" cannot be allowed with allow_credentials: any sandboxed page can send it; remove "null" or allow_credentials`)
-			}
-			continue
-		}
-		if c.commaList("origins", i, o) {
-			continue
-		}
-		p, err := parseOriginPattern(o)
-		if err == nil && !p.subdomains && !p.anyPort {
-			// The matcher looks exact origins up before parsing the request's
-			// Origin, which is sound only if each is one a browser sends.
-			if _, ok := parseRequestOrigin(p.String()); !ok {
-				err = fmt.Errorf("%q is not an origin a browser sends", o)
-			}
-		}
-		if err != nil {
-			c.errorf("origins", i, "%v", err)
-			continue
-		}
-		if p.onPublicSuffix() {
-			if h.AllowCredentials {
-				c.errorf("origins", i, "%q with allow_credentials hands your users' sessions to every owner of a site under the public suffix %q: list your own domain instead, e.g. https://*.yourname.%s, or remove allow_credentials", o, p.host, p.host)
-			} else {
-				c.warnf("origins", i, "origin pattern %q matches the sites of every owner under the public suffix %q", o, p.host)
-			}
-		}
-		if h.AllowCredentials && p.scheme == "http" && !p.isLoopback() {
-			c.warnf("origins", i, "origin %q is plain HTTP and allowed with allow_credentials: a network attacker can impersonate it; prefer https://", o)
-		}
-		parsed = append(parsed, configuredOrigin{i, o, p})
-		m.add(p)
-	}
-	c.redundantOrigins(parsed)
-	for i, expr := range h.OriginRegexp {
-		// Compiled alone first, so that an error shows the user's regexp,
-		// not the anchored form the matcher uses.
-		if _, err := regexp.Compile(expr); err != nil {
-			c.errorf("origin_regexp", i, "%q is not an RE2 regular expression: %v%s", expr, regexpError(err), regexpHint(expr))
-			continue
-		}
-		re := regexp.MustCompile(`^(?:` + expr + `)$`)
-		if probe, ok := probeRegexp(re, expr); ok {
-			if h.AllowCredentials {
-				c.errorf("origin_regexp", i, "%q matches %q, an origin anybody can own, and allow_credentials would let it read with your users' cookies: escape every dot (\\.) and end at your own domain, e.g. https://([a-z0-9-]+\\.)*example\\.com", expr, probe)
-			} else {
-				c.warnf("origin_regexp", i, "%q matches %q, an origin anybody can own: escape every dot (\\.) and end at your own domain, e.g. https://([a-z0-9-]+\\.)*example\\.com", expr, probe)
-			}
-		}
-		m.regexps = append(m.regexps, re)
-	}
 	if star >= 0 && (len(h.Origins) > 1 || len(h.OriginRegexp) > 0) {
 		c.errorf("origins", star, `"*" already allows every origin: remove the other origins and origin_regexp, or remove "*"`)
 	}
@@ -203,11 +148,94 @@ func (c *compiler) origins(h *Handler) {
 	}
 }
 
+// listedOrigins adds Handler.Origins to the allow-list and returns the
+// index of "*" in it, or -1.
+func (c *compiler) listedOrigins(h *Handler) (star int) {
+	star = -1
+	var parsed []configuredOrigin
+	for i, o := range h.Origins {
+		switch o {
+		case "*":
+			star = i
+		case "null":
+			c.nullOrigin(i, h.AllowCredentials)
+		default:
+			if p, ok := c.origin(i, o, h.AllowCredentials); ok {
+				parsed = append(parsed, configuredOrigin{i, o, p})
+				c.p.origins.add(p)
+			}
+		}
+	}
+	c.redundantOrigins(parsed)
+	return star
+}
+
+func (c *compiler) nullOrigin(i int, credentials bool) {
+	c.p.origins.null = true
+	c.warnf("origins", i, `origin "null" is allowed: sandboxed iframes, file:// pages and some redirects all send it, so any site can make a request that looks like it`)
+	if credentials {
+		c.errorf("origins", i, `"null" cannot be allowed with allow_credentials: any sandboxed page can send it; remove "null" or allow_credentials`)
+	}
+}
+
+// origin parses one origin or origin pattern and reports what is wrong or
+// risky about it.
+func (c *compiler) origin(i int, o string, credentials bool) (allowedOrigin, bool) {
+	if c.commaList("origins", i, o) {
+		return allowedOrigin{}, false
+	}
+	p, err := parseAllowedOrigin(o)
+	if err == nil && !p.subdomains && !p.anyPort {
+		// The matcher looks exact origins up before parsing the request's
+		// Origin, which is sound only if each is one a browser sends.
+		if _, ok := parseRequestOrigin(p.String()); !ok {
+			err = fmt.Errorf("%q is not an origin a browser sends", o)
+		}
+	}
+	if err != nil {
+		c.errorf("origins", i, "%v", err)
+		return allowedOrigin{}, false
+	}
+	if p.onPublicSuffix() {
+		if credentials {
+			c.errorf("origins", i, "%q with allow_credentials hands your users' sessions to every owner of a site under the public suffix %q: list your own domain instead, e.g. https://*.yourname.%s, or remove allow_credentials", o, p.host, p.host)
+		} else {
+			c.warnf("origins", i, "origin pattern %q matches the sites of every owner under the public suffix %q", o, p.host)
+		}
+	}
+	if credentials && p.scheme == "http" && !p.isLoopback() {
+		c.warnf("origins", i, "origin %q is plain HTTP and allowed with allow_credentials: a network attacker can impersonate it; prefer https://", o)
+	}
+	return p, true
+}
+
+// originRegexps compiles Handler.OriginRegexp and probes each regexp with
+// origins nobody may be trusted to own.
+func (c *compiler) originRegexps(h *Handler) {
+	for i, expr := range h.OriginRegexp {
+		// Compiled alone first, so that an error shows the user's regexp,
+		// not the anchored form the matcher uses.
+		if _, err := regexp.Compile(expr); err != nil {
+			c.errorf("origin_regexp", i, "%q is not an RE2 regular expression: %v%s", expr, regexpError(err), regexpHint(expr))
+			continue
+		}
+		re := regexp.MustCompile(`^(?:` + expr + `)$`)
+		if probe, ok := matchedProbe(re, expr); ok {
+			if h.AllowCredentials {
+				c.errorf("origin_regexp", i, "%q matches %q, an origin anybody can own, and allow_credentials would let it read with your users' cookies: escape every dot (\\.) and end at your own domain, e.g. https://([a-z0-9-]+\\.)*example\\.com", expr, probe)
+			} else {
+				c.warnf("origin_regexp", i, "%q matches %q, an origin anybody can own: escape every dot (\\.) and end at your own domain, e.g. https://([a-z0-9-]+\\.)*example\\.com", expr, probe)
+			}
+		}
+		c.p.origins.regexps = append(c.p.origins.regexps, re)
+	}
+}
+
 // configuredOrigin is an entry of Handler.Origins, as written and parsed.
 type configuredOrigin struct {
 	index   int
 	written string
-	pattern originPattern
+	pattern allowedOrigin
 }
 
 // redundantOrigins warns of an origin written twice in spellings that
@@ -267,24 +295,19 @@ func (c *compiler) methods(methods []string) {
 			continue
 		case c.commaList("methods", i, m):
 			continue
-		case !isToken(m):
+		case !fetch.IsToken(m):
 			c.errorf("methods", i, "%q is not a method: write methods as separate words, e.g. methods GET POST PUT DELETE", m)
 			continue
 		}
-		upper := strings.ToUpper(m)
-		switch upper {
-		case "CONNECT", "TRACE", "TRACK":
+		switch upper := strings.ToUpper(m); {
+		case fetch.IsForbiddenMethod(m):
 			c.errorf("methods", i, "%q is a method browsers never let a script send (Fetch forbids it): remove it", m)
 			continue
-		case "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT":
-			if m != upper {
-				c.errorf("methods", i, "%q never matches: browsers send %s in upper case whatever the script wrote: write %s", m, upper, upper)
-				continue
-			}
-		default:
-			if m != upper {
-				c.warnf("methods", i, "method %q matches only scripts that spell it %q (browsers send it as written, and most scripts write %s): write %s unless your clients send %q", m, m, upper, upper, m)
-			}
+		case fetch.NormalizeMethod(m) != m:
+			c.errorf("methods", i, "%q never matches: browsers send %s in upper case whatever the script wrote: write %s", m, upper, upper)
+			continue
+		case m != upper:
+			c.warnf("methods", i, "method %q matches only scripts that spell it %q (browsers send it as written, and most scripts write %s): write %s unless your clients send %q", m, m, upper, upper, m)
 		}
 		if !slices.Contains(list, m) {
 			list = append(list, m)
@@ -318,7 +341,7 @@ func (c *compiler) headers(names []string) {
 	}
 	list, star := c.headerList("allowed_headers", names, func(lower string) string {
 		switch {
-		case forbiddenRequestHeader(lower):
+		case fetch.IsForbiddenHeaderName(lower):
 			return "is a header browsers never let a script set, so no preflight asks for it: remove it"
 		case strings.HasPrefix(lower, "access-control-"):
 			return "is a CORS response header, not a request header: remove it"
@@ -378,7 +401,7 @@ func (c *compiler) headerList(field string, names []string, refuse func(lower st
 			continue
 		case c.commaList(field, i, n):
 			continue
-		case !isToken(n):
+		case !fetch.IsToken(n):
 			c.errorf(field, i, "%q is not a header name: write names as separate words, e.g. %s X-Api-Key X-Request-Id", n, field)
 			continue
 		case len(n) > maxHeaderNameLen:
@@ -441,12 +464,12 @@ func (c *compiler) preflight(h *Handler) {
 	}
 	var tokens []string
 	if !p.origins.any {
-		p.varyActual = newVaryList("Origin")
+		p.varyActual = newResponseVary("Origin")
 		tokens = append(tokens, "Origin")
 	}
 	tokens = append(tokens, "Access-Control-Request-Method", "Access-Control-Request-Headers")
 	if p.privateNetwork {
 		tokens = append(tokens, "Access-Control-Request-Private-Network")
 	}
-	p.varyPreflight = newVaryList(tokens...)
+	p.varyPreflight = newResponseVary(tokens...)
 }

@@ -15,9 +15,9 @@ import (
 // hosts under .invalid (a name reserved never to resolve), and the shapes
 // those mistakes let through, built from the domains the regexp names.
 
-// probeRegexp reports the first probe origin that re (the anchored form of
+// matchedProbe reports the first probe origin that re (the anchored form of
 // expr) grants, and whether there is one.
-func probeRegexp(re *regexp.Regexp, expr string) (string, bool) {
+func matchedProbe(re *regexp.Regexp, expr string) (string, bool) {
 	for _, probe := range regexpProbes(expr) {
 		// The matcher shows a regexp only well-formed Origin values, so a
 		// probe no browser could send proves nothing.
@@ -30,7 +30,7 @@ func probeRegexp(re *regexp.Regexp, expr string) (string, bool) {
 
 // regexpProbes builds the probe origins for expr, on both schemes.
 func regexpProbes(expr string) []string {
-	r := probeLabel
+	r := unownedLabel
 	hosts := []string{r + ".invalid"}
 	for _, name := range regexpDomains(expr) {
 		hosts = append(hosts,
@@ -55,10 +55,10 @@ func regexpProbes(expr string) []string {
 	return probes
 }
 
-// probeLabel is drawn once per process, so that the warning `caddy run`
+// unownedLabel is drawn once per process, so that the warning `caddy run`
 // logs while adapting a Caddyfile is the one its load would log again, and
 // is logged once.
-var probeLabel = randomLabel()
+var unownedLabel = randomLabel()
 
 func randomLabel() string {
 	const letters = "abcdefghijklmnopqrstuvwxyz"

@@ -14,25 +14,25 @@ func TestRegexpProbe(t *testing.T) {
 		want string // the probe that matches; "" when none may
 	}{
 		// Holes.
-		{`.*`, "https://" + probeLabel + ".invalid"},
-		{`.+`, "https://" + probeLabel + ".invalid"},
-		{`https://.*`, "https://" + probeLabel + ".invalid"},
-		{`https?://.*`, "https://" + probeLabel + ".invalid"},
+		{`.*`, "https://" + unownedLabel + ".invalid"},
+		{`.+`, "https://" + unownedLabel + ".invalid"},
+		{`https://.*`, "https://" + unownedLabel + ".invalid"},
+		{`https?://.*`, "https://" + unownedLabel + ".invalid"},
 		{`https://(www.)?example.com`, "https://examplexcom"},
 		{`https://example.com`, "https://examplexcom"},
 		{`https://api.example\.com`, "https://apixexample.com"},
-		{`https://.*example\.com`, "https://" + probeLabel + "example.com"},
-		{`https://[a-z]*example\.com`, "https://" + probeLabel + "example.com"},
-		{`https://.*\.?example\.com`, "https://" + probeLabel + "example.com"},
-		{`https://example\.com.*`, "https://example.com." + probeLabel + ".invalid"},
-		{`https://(.*\.)?example\.com.*`, "https://example.com." + probeLabel + ".invalid"},
-		{`https://example\.com[a-z_]*\.?.*`, "https://example.com." + probeLabel + ".invalid"},
-		{`https://example\.com[a-z_.]*`, "https://example.com." + probeLabel + ".invalid"},
-		{`https?://(localhost|example\.com).*`, "https://example.com." + probeLabel + ".invalid"},
-		{`https://[^/]+`, "https://" + probeLabel + ".invalid"},
-		{`https://\w+\.example\.com|.*`, "https://" + probeLabel + ".invalid"},
-		{`https://(www\.)?example\.(com|org).*`, "https://example.com." + probeLabel + ".invalid"},
-		{`https://(www\.)?example\.(com|org)[^/]*`, "https://example.com." + probeLabel + ".invalid"},
+		{`https://.*example\.com`, "https://" + unownedLabel + "example.com"},
+		{`https://[a-z]*example\.com`, "https://" + unownedLabel + "example.com"},
+		{`https://.*\.?example\.com`, "https://" + unownedLabel + "example.com"},
+		{`https://example\.com.*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https://(.*\.)?example\.com.*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https://example\.com[a-z_]*\.?.*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https://example\.com[a-z_.]*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https?://(localhost|example\.com).*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https://[^/]+`, "https://" + unownedLabel + ".invalid"},
+		{`https://\w+\.example\.com|.*`, "https://" + unownedLabel + ".invalid"},
+		{`https://(www\.)?example\.(com|org).*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https://(www\.)?example\.(com|org)[^/]*`, "https://example.com." + unownedLabel + ".invalid"},
 		// Careful ones. The module anchors every regexp at both ends, so a
 		// missing ^ or $ is no hole here.
 		{`^https://example\.com`, ""},
@@ -53,7 +53,7 @@ func TestRegexpProbe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
 			re := regexp.MustCompile(`^(?:` + tt.expr + `)$`)
-			got, _ := probeRegexp(re, tt.expr)
+			got, _ := matchedProbe(re, tt.expr)
 			if got != tt.want {
 				t.Errorf("probe = %q, want %q", got, tt.want)
 			}

@@ -127,10 +127,10 @@ type reporter struct {
 
 	mu     sync.Mutex
 	window time.Time
-	seen   map[reportKey]struct{}
+	seen   map[limitKey]struct{}
 }
 
-type reportKey struct {
+type limitKey struct {
 	kind   decisionKind
 	diff   difference
 	origin string
@@ -144,11 +144,11 @@ func (rp *reporter) allow(kind decisionKind, origin string, diff difference) boo
 	if rp == nil || rp.logger == nil {
 		return false
 	}
-	key := reportKey{kind, diff, truncate(origin)}
+	key := limitKey{kind, diff, truncate(origin)}
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	if t := rp.now(); rp.seen == nil || t.Sub(rp.window) >= time.Minute {
-		rp.window, rp.seen = t, make(map[reportKey]struct{})
+		rp.window, rp.seen = t, make(map[limitKey]struct{})
 	}
 	if _, dup := rp.seen[key]; dup || len(rp.seen) >= maxReportKeys {
 		return false

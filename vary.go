@@ -3,27 +3,29 @@ package cors
 import (
 	"net/http"
 	"strings"
+
+	"github.com/caddy-cors/cors/internal/fetch"
 )
 
-// varyList is the set of request headers a response depends on. A shared
+// responseVary is the set of request headers a response depends on. A shared
 // cache must see each of them in Vary, or it may hand one origin's answer to
 // another; a token listed twice helps nobody, so merging keeps every other
 // token and lists the module's exactly once.
-type varyList struct {
+type responseVary struct {
 	tokens []string // at most maxVaryTokens
 	value  string   // tokens joined with ", "
 }
 
 const maxVaryTokens = 4
 
-func newVaryList(tokens ...string) varyList {
-	return varyList{tokens: tokens, value: strings.Join(tokens, ", ")}
+func newResponseVary(tokens ...string) responseVary {
+	return responseVary{tokens: tokens, value: strings.Join(tokens, ", ")}
 }
 
 // merge makes the Vary field lines of hdr list each token exactly once. When
 // hdr has no Vary yet, the value goes into slot (one element of the
 // request's own storage) if there is one.
-func (v *varyList) merge(hdr http.Header, slot []string) {
+func (v *responseVary) merge(hdr http.Header, slot []string) {
 	lines := hdr["Vary"]
 	if len(lines) == 0 {
 		if slot == nil {
@@ -37,7 +39,7 @@ func (v *varyList) merge(hdr http.Header, slot []string) {
 	for _, line := range lines {
 		for line != "" {
 			var t string
-			t, line = nextListElement(line)
+			t, line = fetch.NextElement(line)
 			if t == "*" {
 				return // varies on everything already
 			}
@@ -61,7 +63,7 @@ func (v *varyList) merge(hdr http.Header, slot []string) {
 		mentions := false
 		for rest := line; rest != ""; {
 			var t string
-			t, rest = nextListElement(rest)
+			t, rest = fetch.NextElement(rest)
 			switch {
 			case t == "":
 			case v.index(t) >= 0:
@@ -80,7 +82,7 @@ func (v *varyList) merge(hdr http.Header, slot []string) {
 	hdr["Vary"] = append(out, v.value)
 }
 
-func (v *varyList) index(token string) int {
+func (v *responseVary) index(token string) int {
 	for i, t := range v.tokens {
 		if strings.EqualFold(t, token) {
 			return i

@@ -21,12 +21,12 @@ const (
 // Each scenario is named after the behaviour it pins.
 func TestCORS(t *testing.T) {
 	needBrowser(t, false)
-	for _, sc := range corsScenarios {
+	for _, sc := range scenarios {
 		t.Run(sc.name, sc.run)
 	}
 }
 
-var corsScenarios = []scenario{
+var scenarios = []scenario{
 	// Simple requests.
 	{
 		name: "simple GET from an allowed origin is readable and sends no preflight",

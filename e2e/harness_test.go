@@ -97,7 +97,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for name, body := range map[string]string{"index.html": harnessPage, "sandboxed.html": harnessPage} {
+	for name, body := range map[string]string{"index.html": pageHTML, "sandboxed.html": pageHTML} {
 		if err := os.WriteFile(filepath.Join(pageRoot, name), []byte(body), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -258,9 +258,9 @@ func serveBackend(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "from backend")
 }
 
-// harnessPage is the page the scripts run in. Its helpers turn what the
+// pageHTML is the page the scripts run in. Its helpers turn what the
 // browser let the script see into plain JSON.
-const harnessPage = `<!doctype html>
+const pageHTML = `<!doctype html>
 <meta charset="utf-8">
 <title>caddy-cors e2e</title>
 <script>
@@ -371,7 +371,7 @@ type scenario struct {
 	pageHost, page string
 
 	// js is the body of an async function run in the page. It sees the
-	// constant API (the API site's origin) and the helpers of harnessPage,
+	// constant API (the API site's origin) and the helpers of pageHTML,
 	// and returns one outcome or an array of them.
 	js string
 

@@ -1,0 +1,845 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const pageOrigin = "http://app.example.test"
+
+// run runs the check and returns its exit status and report.
+func run(t *testing.T, in Request) (int, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	code, err := Run(context.Background(), http.DefaultClient, &out, in)
+	return code, out.String(), err
+}
+
+// recorder remembers the requests a test server received.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func (r *recorder) wrap(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.reqs = append(r.reqs, req.Clone(context.Background()))
+		r.mu.Unlock()
+		h(w, req)
+	})
+}
+
+func (r *recorder) all() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+func TestSendsPreflightAsChromium(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in       Request
+		wantACRM string
+		wantACRH string // "" means the header must be absent
+	}{
+		{
+			name:     "unsafe names lower-cased, sorted, comma-joined without spaces",
+			in:       Request{Method: "PUT", Headers: []string{"X-Zeta: 1", "X-Alpha: 2", "Accept-Language: en"}, BodyType: "application/json"},
+			wantACRM: "PUT",
+			wantACRH: "content-type,x-alpha,x-zeta",
+		},
+		{
+			name:     "no Access-Control-Request-Headers when only the method is unsafe",
+			in:       Request{Method: "delete"},
+			wantACRM: "DELETE",
+		},
+		{
+			name:     "method kept as written when fetch does not normalize it",
+			in:       Request{Method: "patch"},
+			wantACRM: "patch",
+		},
+		{
+			name:     "Authorization is asked for, never sent, even with credentials",
+			in:       Request{Headers: []string{"Authorization: Bearer secret"}, Credentials: true},
+			wantACRM: "GET",
+			wantACRH: "authorization",
+		},
+		{
+			name:     "forbidden headers are dropped before the decision",
+			in:       Request{Method: "PUT", Headers: []string{"Cookie: a=b", "Sec-Foo: 1", "X-Ok: 1"}},
+			wantACRM: "PUT",
+			wantACRH: "x-ok",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec recorder
+			srv := httptest.NewServer(rec.wrap(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusForbidden)
+			}))
+			defer srv.Close()
+			in := tc.in
+			in.URL, in.Origin = srv.URL+"/items", pageOrigin
+			run(t, in)
+			reqs := rec.all()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodOptions {
+				t.Fatalf("got %d requests, want exactly one OPTIONS", len(reqs))
+			}
+			h := reqs[0].Header
+			if got := h.Get("Access-Control-Request-Method"); got != tc.wantACRM {
+				t.Errorf("Access-Control-Request-Method = %q, want %q", got, tc.wantACRM)
+			}
+			if got, ok := h["Access-Control-Request-Headers"]; tc.wantACRH == "" && ok || tc.wantACRH != "" && (len(got) != 1 || got[0] != tc.wantACRH) {
+				t.Errorf("Access-Control-Request-Headers = %q, want %q", got, tc.wantACRH)
+			}
+			for name, want := range map[string]string{
+				"Origin": pageOrigin, "Accept": "*/*", "Sec-Fetch-Mode": "cors",
+				"Sec-Fetch-Dest": "empty", "Sec-Fetch-Site": "cross-site",
+			} {
+				if got := h.Get(name); got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+			for _, name := range []string{"Authorization", "Cookie", "X-Zeta", "Content-Type", "Sec-Foo"} {
+				if v := h.Get(name); v != "" {
+					t.Errorf("preflight carries %s: %q", name, v)
+				}
+			}
+		})
+	}
+}
+
+// grant answers like a correct CORS server for pageOrigin.
+func grant(w http.ResponseWriter, r *http.Request) {
+	if grantHeaders(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	h := w.Header()
+	h.Set("X-Total", "42")
+	h.Set("X-Secret", "s")
+	h.Set("Content-Type", "application/json")
+	fmt.Fprintln(w, `{"ok":true}`)
+}
+
+// grantHeaders sets the CORS headers of a correct server and
+// reports whether r is a preflight.
+func grantHeaders(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	h.Set("Vary", "Origin")
+	if r.Header.Get("Origin") != pageOrigin {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", pageOrigin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, X-Foo, Authorization")
+		h.Set("Access-Control-Max-Age", "600")
+		return true
+	}
+	h.Set("Access-Control-Expose-Headers", "X-Total")
+	return false
+}
+
+func TestAgainstServers(t *testing.T) {
+	preflightOnly := func(pf func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodOptions {
+				pf(w, r)
+				return
+			}
+			grant(w, r)
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		handler  http.HandlerFunc
+		in       Request
+		wantCode int
+		want     []string // substrings of the report
+		notWant  []string
+	}{
+		{
+			name:     "correct server allows a simple GET and shows readable headers",
+			handler:  func(w http.ResponseWriter, r *http.Request) { grant(w, r) },
+			wantCode: ExitAllowed,
+			want: []string{"No preflight", "Result: ALLOWED", "status 200", "  X-Total\n", "  Content-Type\n",
+				"Hidden from the script (response.headers.get() returns null): Date, Vary, X-Secret",
+				"list it in Access-Control-Expose-Headers"},
+			notWant: []string{"warning", "BLOCKED"},
+		},
+		{
+			name:     "correct server allows a preflighted credentialed DELETE",
+			handler:  func(w http.ResponseWriter, r *http.Request) { grant(w, r) },
+			in:       Request{Method: "DELETE", Headers: []string{"X-Foo: 1", "Authorization: Bearer t"}, Credentials: true, BodyType: "application/json"},
+			wantCode: ExitAllowed,
+			want: []string{"Step 1: preflight", "method DELETE is not CORS-safelisted", "> Access-Control-Request-Headers: authorization,content-type,x-foo",
+				"verdict: preflight passed", "Access-Control-Max-Age 600", "Step 2: request", "> Authorization: Bearer t", "Result: ALLOWED"},
+		},
+		{
+			name: "no CORS headers at all",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintln(w, "hello")
+			},
+			wantCode: ExitBlocked,
+			want: []string{"has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+				`answer with "Access-Control-Allow-Origin: http://app.example.test"`, "the server did receive the request and answered 200 OK"},
+		},
+		{
+			name: "duplicate Access-Control-Allow-Origin",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Add("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Add("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Vary", "Origin")
+			},
+			wantCode: ExitBlocked,
+			want: []string{"The 'Access-Control-Allow-Origin' header contains multiple values 'http://app.example.test, http://app.example.test', but only one is allowed. Have the server send the header with a valid value.",
+				"warning: the response carries 2 Access-Control-Allow-Origin headers"},
+		},
+		{
+			name: "wildcard origin with credentials",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+			},
+			in:       Request{Credentials: true},
+			wantCode: ExitBlocked,
+			want:     []string{"The value of the 'Access-Control-Allow-Origin' header in the response must not be the wildcard '*' when the request's credentials mode is 'include'."},
+		},
+		{
+			name: "wildcard origin without credentials is fine",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+			},
+			wantCode: ExitAllowed,
+			notWant:  []string{"warning"},
+		},
+		{
+			name: "credentials without Access-Control-Allow-Credentials",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Vary", "Origin")
+			},
+			in:       Request{Credentials: true},
+			wantCode: ExitBlocked,
+			want:     []string{"The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true' when the request's credentials mode is 'include'."},
+		},
+		{
+			name: "other origin echoed",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", "https://app.example.test")
+			},
+			wantCode: ExitBlocked,
+			want:     []string{"The 'Access-Control-Allow-Origin' header has a value 'https://app.example.test' that is not equal to the supplied origin."},
+		},
+		{
+			name: "origin with a trailing slash is invalid",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", "app.example.test")
+			},
+			wantCode: ExitBlocked,
+			want:     []string{"The 'Access-Control-Allow-Origin' header contains the invalid value 'app.example.test'."},
+		},
+		{
+			name: "missing Vary is a warning, not a failure",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+			},
+			wantCode: ExitAllowed,
+			want:     []string{`warning: Access-Control-Allow-Origin names one origin but the response has no "Vary: Origin"`, "Result: ALLOWED"},
+		},
+		{
+			name: "preflight redirected",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/items/", http.StatusMovedPermanently)
+			}),
+			in:       Request{Method: "PUT"},
+			wantCode: ExitBlocked,
+			want: []string{"Response to preflight request doesn't pass access control check: Redirect is not allowed for a preflight request.",
+				"Only the preflight was sent: the request itself never reached the server."},
+		},
+		{
+			name: "preflight answered 404 with CORS headers",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "PUT")
+				w.WriteHeader(http.StatusNotFound)
+			}),
+			in:       Request{Method: "PUT"},
+			wantCode: ExitBlocked,
+			want: []string{"Response to preflight request doesn't pass access control check: It does not have HTTP ok status.",
+				"answered 404 Not Found"},
+		},
+		{
+			name: "preflight answered 401 without CORS headers reports the origin first",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}),
+			in:       Request{Headers: []string{"Authorization: Bearer t"}},
+			wantCode: ExitBlocked,
+			want:     []string{"Response to preflight request doesn't pass access control check: No 'Access-Control-Allow-Origin' header is present on the requested resource."},
+		},
+		{
+			name: "method not allowed",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "GET, PUT")
+			}),
+			in:       Request{Method: "DELETE"},
+			wantCode: ExitBlocked,
+			want: []string{"from origin 'http://app.example.test' has been blocked by CORS policy: Method DELETE is not allowed by Access-Control-Allow-Methods in preflight response.",
+				"fix: list DELETE in Access-Control-Allow-Methods"},
+		},
+		{
+			name: "methods compare case-sensitively",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "PATCH")
+			}),
+			in:       Request{Method: "patch"},
+			wantCode: ExitBlocked,
+			want:     []string{"Method patch is not allowed by Access-Control-Allow-Methods in preflight response."},
+		},
+		{
+			name: "method wildcard without credentials",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "*")
+			}),
+			in:       Request{Method: "DELETE"},
+			wantCode: ExitAllowed,
+		},
+		{
+			name: "method wildcard is literal with credentials",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+				w.Header().Set("Access-Control-Allow-Methods", "*")
+			}),
+			in:       Request{Method: "DELETE", Credentials: true},
+			wantCode: ExitBlocked,
+			want:     []string{"Method DELETE is not allowed", `With credentials "*" is a literal method name`},
+		},
+		{
+			name: "unparsable method list",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "PUT DELETE")
+			}),
+			in:       Request{Method: "PUT"},
+			wantCode: ExitBlocked,
+			want:     []string{"Cannot parse Access-Control-Allow-Methods response header field in preflight response."},
+		},
+		{
+			name: "header not allowed names the first missing one",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Headers", "X-Foo")
+			}),
+			in:       Request{Headers: []string{"X-Foo: 1", "X-Bar: 2"}},
+			wantCode: ExitBlocked,
+			want:     []string{"Request header field x-bar is not allowed by Access-Control-Allow-Headers in preflight response."},
+		},
+		{
+			name: "header lists split over lines with spaces and empty elements",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Add("Access-Control-Allow-Headers", " x-foo ,, ")
+				w.Header().Add("Access-Control-Allow-Headers", "X-BAR")
+			}),
+			in:       Request{Headers: []string{"X-Foo: 1", "X-Bar: 2"}},
+			wantCode: ExitAllowed,
+		},
+		{
+			name: "header wildcard never covers Authorization",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Headers", "*")
+			}),
+			in:       Request{Headers: []string{"Authorization: Bearer t", "X-Foo: 1"}},
+			wantCode: ExitBlocked,
+			want: []string{"Request header field authorization is not allowed by Access-Control-Allow-Headers in preflight response.",
+				"Chromium 156 still lets this through by default", "list Authorization by name"},
+		},
+		{
+			name: "header wildcard with Authorization listed",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Headers", "*, Authorization")
+			}),
+			in:       Request{Headers: []string{"Authorization: Bearer t", "X-Foo: 1"}},
+			wantCode: ExitAllowed,
+		},
+		{
+			name: "header wildcard is literal with credentials",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Credentials", "true")
+				w.Header().Set("Access-Control-Allow-Headers", "*")
+			}),
+			in:       Request{Headers: []string{"X-Foo: 1"}, Credentials: true},
+			wantCode: ExitBlocked,
+			want:     []string{"Request header field x-foo is not allowed", `With credentials "*" is a literal header name`},
+		},
+		{
+			name: "credentialed preflight needs Allow-Credentials too",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "PUT")
+			}),
+			in:       Request{Method: "PUT", Credentials: true},
+			wantCode: ExitBlocked,
+			want:     []string{"Response to preflight request doesn't pass access control check: The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true'"},
+		},
+		{
+			name: "exposed header readable, others hidden, Set-Cookie never",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				h := w.Header()
+				h.Set("Access-Control-Allow-Origin", "*")
+				h.Set("Access-Control-Expose-Headers", "x-request-id")
+				h.Set("X-Request-Id", "1")
+				h.Set("X-Internal", "1")
+				h.Set("Set-Cookie", "a=b")
+			},
+			wantCode: ExitAllowed,
+			want:     []string{"  X-Request-Id\n", "Hidden from the script (response.headers.get() returns null): Date, Set-Cookie, X-Internal"},
+		},
+		{
+			name: "expose wildcard exposes all without credentials",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				h := w.Header()
+				h.Set("Access-Control-Allow-Origin", "*")
+				h.Set("Access-Control-Expose-Headers", "*")
+				h.Set("X-Internal", "1")
+			},
+			wantCode: ExitAllowed,
+			want:     []string{"  X-Internal\n"},
+			notWant:  []string{"Hidden"},
+		},
+		{
+			name: "expose wildcard exposes nothing with credentials",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				h := w.Header()
+				h.Set("Access-Control-Allow-Origin", pageOrigin)
+				h.Set("Access-Control-Allow-Credentials", "true")
+				h.Set("Access-Control-Expose-Headers", "*")
+				h.Set("Vary", "Origin")
+				h.Set("X-Internal", "1")
+			},
+			in:       Request{Credentials: true},
+			wantCode: ExitAllowed,
+			want:     []string{`warning: Access-Control-Expose-Headers "*" means all headers only without credentials`, "X-Internal"},
+		},
+		{
+			name: "an error status that passes the CORS check is readable",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+				w.WriteHeader(http.StatusInternalServerError)
+			},
+			wantCode: ExitAllowed,
+			want:     []string{"Result: ALLOWED", "status 500"},
+		},
+		{
+			name: "Caddy servers get Caddyfile fixes",
+			handler: preflightOnly(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Server", "Caddy")
+				w.Header().Set("Access-Control-Allow-Origin", pageOrigin)
+				w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, POST")
+				w.WriteHeader(http.StatusNoContent)
+			}),
+			in:       Request{Method: "DELETE"},
+			wantCode: ExitBlocked,
+			want:     []string{"fix: add `methods DELETE` to the cors block"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			in := tc.in
+			in.URL, in.Origin = srv.URL+"/items", pageOrigin
+			code, out, err := run(t, in)
+			if err != nil {
+				t.Fatalf("unexpected error: %v\n%s", err, out)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit status %d, want %d", code, tc.wantCode)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("report lacks %q", s)
+				}
+			}
+			for _, s := range tc.notWant {
+				if strings.Contains(out, s) {
+					t.Errorf("report has %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestFollowsRedirectsLikeCORSFetch(t *testing.T) {
+	var recB recorder
+	other := httptest.NewServer(recB.wrap(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o == "null" {
+			w.Header().Set("Access-Control-Allow-Origin", "null")
+		}
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "PUT")
+		}
+	}))
+	defer other.Close()
+	var recA recorder
+	srv := httptest.NewServer(recA.wrap(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hop-with-cors":
+			grantHeaders(w, r)
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/hop-without-cors":
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/hop-to-bare":
+			grantHeaders(w, r)
+			http.Redirect(w, r, "/bare", http.StatusFound)
+		case "/hop-away":
+			if grantHeaders(w, r) {
+				return // preflights are answered, not redirected
+			}
+			http.Redirect(w, r, other.URL+"/elsewhere", http.StatusTemporaryRedirect)
+		case "/post-303":
+			grantHeaders(w, r)
+			http.Redirect(w, r, "/final", http.StatusSeeOther)
+		case "/loop":
+			grantHeaders(w, r)
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/creds":
+			grantHeaders(w, r)
+			w.Header().Set("Location", "http://user:pw@127.0.0.1:1/x")
+			w.WriteHeader(http.StatusFound)
+		case "/bare":
+		default:
+			grant(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		name     string
+		path     string
+		in       Request
+		wantCode int
+		want     []string
+	}{
+		{"each hop passes the CORS check", "/hop-with-cors", Request{}, ExitAllowed,
+			[]string{"redirect allowed", "> GET " + srv.URL + "/final", "Result: ALLOWED"}},
+		{"a redirect without CORS headers is refused", "/hop-without-cors", Request{}, ExitBlocked,
+			[]string{"Access to fetch at '" + srv.URL + "/hop-without-cors' from origin"}},
+		{"the refusing hop is named with where it came from", "/hop-to-bare", Request{}, ExitBlocked,
+			[]string{"Access to fetch at '" + srv.URL + "/bare' (redirected from '" + srv.URL + "/hop-to-bare') from origin 'http://app.example.test' has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header"}},
+		{"a cross-origin hop taints the origin and preflights again", "/hop-away", Request{Method: "PUT"}, ExitAllowed,
+			[]string{`"Origin: null"`, "> Origin: null", "Result: ALLOWED"}},
+		{"303 turns a POST into a GET without body headers", "/post-303", Request{BodyType: "text/plain"}, ExitAllowed,
+			[]string{"a 303 turns POST into GET", "> GET " + srv.URL + "/final"}},
+		{"more than 20 redirects is a network error", "/loop", Request{}, ExitBlocked,
+			[]string{"ERR_TOO_MANY_REDIRECTS"}},
+		{"a Location with credentials is refused", "/creds", Request{}, ExitBlocked,
+			[]string{"Redirect location 'http://user:pw@127.0.0.1:1/x' contains a username and password"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			in.URL, in.Origin = srv.URL+tc.path, pageOrigin
+			code, out, err := run(t, in)
+			if err != nil {
+				t.Fatalf("unexpected error: %v\n%s", err, out)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit status %d, want %d", code, tc.wantCode)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("report lacks %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s", out)
+			}
+		})
+	}
+
+	// The tainted hop really carried Origin: null on both of its requests.
+	var origins []string
+	for _, r := range recB.all() {
+		origins = append(origins, r.Method+" "+r.Header.Get("Origin"))
+	}
+	if !slices.Equal(origins, []string{"OPTIONS null", "PUT null"}) {
+		t.Errorf("requests after the cross-origin redirect = %q, want OPTIONS and PUT with Origin null", origins)
+	}
+}
+
+func TestDecidesWithoutTheNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in       Request
+		wantCode int
+		want     string
+	}{
+		{"same origin needs no CORS", Request{URL: "http://app.example.test/api", Origin: pageOrigin}, ExitAllowed, "does not use CORS"},
+		{"https page cannot fetch an http API", Request{URL: "http://api.example.test/", Origin: "https://app.example.test"}, ExitBlocked, "Mixed Content: The page at 'https://app.example.test/' was loaded over HTTPS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, err := run(t, tc.in)
+			if code != tc.wantCode || err != nil || !strings.Contains(out, tc.want) {
+				t.Errorf("got %d, %v, report:\n%s\nwant %d with %q", code, err, out, tc.wantCode, tc.want)
+			}
+		})
+	}
+}
+
+func TestUsageAndNetworkErrorsExitTwo(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tc := range []struct {
+		name string
+		in   Request
+		want string
+	}{
+		{"missing origin", Request{URL: "http://127.0.0.1/"}, "missing --origin"},
+		{"missing URL", Request{Origin: pageOrigin}, "missing the URL"},
+		{"origin with a path", Request{URL: "http://127.0.0.1/", Origin: "http://app.example.test/page"}, `a browser sends "http://app.example.test"`},
+		{"origin with a trailing slash", Request{URL: "http://127.0.0.1/", Origin: "http://app.example.test/"}, "trailing slash"},
+		{"origin without a scheme", Request{URL: "http://127.0.0.1/", Origin: "app.example.test"}, "not an origin"},
+		{"URL with credentials", Request{URL: "http://u:p@127.0.0.1/", Origin: pageOrigin}, "username or password"},
+		{"non-http URL", Request{URL: "ftp://127.0.0.1/", Origin: pageOrigin}, "only absolute http"},
+		{"forbidden method", Request{URL: "http://127.0.0.1/", Origin: pageOrigin, Method: "trace"}, "fetch() refuses this method"},
+		{"invalid method", Request{URL: "http://127.0.0.1/", Origin: pageOrigin, Method: "GE T"}, "bad --method"},
+		{"body on GET", Request{URL: "http://127.0.0.1/", Origin: pageOrigin, Method: "GET", BodyType: "text/plain"}, "refuses a body"},
+		{"header without colon", Request{URL: "http://127.0.0.1/", Origin: pageOrigin, Headers: []string{"X-Foo"}}, "bad --header"},
+		{"connection refused", Request{URL: closed.URL + "/", Origin: pageOrigin}, "connect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, err := run(t, tc.in)
+			if code != ExitError || err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %d, %v, want %d with an error containing %q\n%s", code, err, ExitError, tc.want, out)
+			}
+		})
+	}
+}
+
+func TestAgreesWithChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed")
+	}
+	type jsInit = map[string]any
+	long := strings.Repeat("a", 128)
+	cases := []struct {
+		path string
+		init jsInit
+		in   Request
+	}{
+		{"/none", jsInit{}, Request{}},
+		{"/dup", jsInit{}, Request{}},
+		{"/mismatch", jsInit{}, Request{}},
+		{"/invalid", jsInit{}, Request{}},
+		{"/star", jsInit{"credentials": "include"}, Request{Credentials: true}},
+		{"/nocred", jsInit{"credentials": "include"}, Request{Credentials: true}},
+		{"/pf-method", jsInit{"method": "DELETE"}, Request{Method: "DELETE"}},
+		{"/pf-header", jsInit{"headers": map[string]string{"X-Foo": "1", "X-Bar": "2"}}, Request{Headers: []string{"X-Foo: 1", "X-Bar: 2"}}},
+		{"/pf-status", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
+		{"/pf-redirect", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
+		{"/pf-badlist", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
+		{"/pf-none", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
+		{"/pf-cred", jsInit{"method": "PUT", "credentials": "include"}, Request{Method: "PUT", Credentials: true}},
+		{"/pf-authstar", jsInit{"headers": map[string]string{"Authorization": "x"}}, Request{Headers: []string{"Authorization: x"}}},
+		{"/redir", jsInit{}, Request{}},
+		{"/redir-to-bare", jsInit{}, Request{}},
+		{"/redir-away", jsInit{}, Request{}},
+		{"/pf-redir-away", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
+		{"/echo?ct", jsInit{"method": "POST", "headers": map[string]string{"Content-Type": "application/json"}}, Request{BodyType: "application/json"}},
+		{"/echo?ct-text", jsInit{"method": "POST", "headers": map[string]string{"Content-Type": "text/plain;charset=UTF-8"}}, Request{BodyType: "text/plain;charset=UTF-8"}},
+		{"/echo?range", jsInit{"headers": map[string]string{"Range": "bytes=0-"}}, Request{Headers: []string{"Range: bytes=0-"}}},
+		{"/echo?suffix", jsInit{"headers": map[string]string{"Range": "bytes=-5"}}, Request{Headers: []string{"Range: bytes=-5"}}},
+		{"/echo?al128", jsInit{"headers": map[string]string{"Accept-Language": long}}, Request{Headers: []string{"Accept-Language: " + long}}},
+		{"/echo?al129", jsInit{"headers": map[string]string{"Accept-Language": long + "a"}}, Request{Headers: []string{"Accept-Language: " + long + "a"}}},
+		{"/echo?patch", jsInit{"method": "patch"}, Request{Method: "patch"}},
+		{"/echo?delete", jsInit{"method": "delete"}, Request{Method: "delete"}},
+		{"/wild", jsInit{"method": "DELETE", "headers": map[string]string{"X-Foo": "1"}}, Request{Method: "DELETE", Headers: []string{"X-Foo: 1"}}},
+		{"/wild", jsInit{"method": "DELETE", "credentials": "include"}, Request{Method: "DELETE", Credentials: true}},
+		{"/err500", jsInit{}, Request{}},
+	}
+
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o := r.Header.Get("Origin")
+		h := w.Header()
+		preflight := r.Method == http.MethodOptions
+		elsewhere := "http://localhost:" + strings.TrimPrefix(r.Host[strings.LastIndex(r.Host, ":"):], ":")
+		switch r.URL.Path {
+		case "/dup":
+			h.Add("Access-Control-Allow-Origin", o)
+			h.Add("Access-Control-Allow-Origin", o)
+		case "/mismatch":
+			h.Set("Access-Control-Allow-Origin", "http://other.test")
+		case "/invalid":
+			h.Set("Access-Control-Allow-Origin", "other.test")
+		case "/star", "/err500":
+			h.Set("Access-Control-Allow-Origin", "*")
+			if r.URL.Path == "/err500" {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		case "/nocred":
+			h.Set("Access-Control-Allow-Origin", o)
+		case "/pf-method":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", "GET, PUT")
+		case "/pf-header":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Headers", "x-foo")
+		case "/pf-status":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", "PUT")
+			if preflight {
+				w.WriteHeader(http.StatusNotFound)
+			}
+		case "/pf-redirect":
+			h.Set("Access-Control-Allow-Origin", o)
+			if preflight {
+				http.Redirect(w, r, "/x", http.StatusFound)
+			}
+		case "/pf-badlist":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", "PUT DELETE")
+		case "/pf-none":
+			if preflight {
+				w.WriteHeader(http.StatusNotFound)
+			}
+		case "/pf-cred":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", "PUT")
+		case "/pf-authstar":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Headers", "*")
+		case "/redir":
+			http.Redirect(w, r, "/none", http.StatusFound)
+		case "/redir-to-bare":
+			h.Set("Access-Control-Allow-Origin", o)
+			http.Redirect(w, r, "/none", http.StatusFound)
+		case "/redir-away":
+			h.Set("Access-Control-Allow-Origin", o)
+			http.Redirect(w, r, elsewhere+"/echo", http.StatusFound)
+		case "/pf-redir-away":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", "PUT")
+			if !preflight {
+				http.Redirect(w, r, elsewhere+"/pf-redir-away", http.StatusTemporaryRedirect)
+			}
+		case "/echo":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Methods", "PUT, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "x-foo")
+		case "/wild":
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Allow-Methods", "*")
+			h.Set("Access-Control-Allow-Headers", "*")
+		}
+	}))
+	defer api.Close()
+	type jsCase struct {
+		Path string `json:"path"`
+		Init jsInit `json:"init"`
+	}
+	var js []jsCase
+	for _, c := range cases {
+		js = append(js, jsCase{c.path, c.init})
+	}
+	script, err := json.Marshal(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><script>
+(async () => {
+  for (const c of %s) {
+    try { await fetch(%q + c.path, c.init); console.log("RESULT allowed"); }
+    catch (e) { console.log("RESULT blocked"); }
+  }
+})();
+</script>`, script, api.URL)
+	}))
+	defer page.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--enable-features=CorsNonWildcardRequestHeadersSupport", "--user-data-dir="+t.TempDir(),
+		"--enable-logging=stderr", "--v=0", "--virtual-time-budget=30000", "--dump-dom", page.URL)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	// Each RESULT line closes one case; the CORS lines before it are its own.
+	console := regexp.MustCompile(`:INFO:CONSOLE:\d+\] "(.*)", source: `)
+	type browserResult struct {
+		code  int
+		lines []string
+	}
+	var results []browserResult
+	var pending []string
+	for _, m := range console.FindAllStringSubmatch(stderr.String(), -1) {
+		switch line := m[1]; line {
+		case "RESULT allowed", "RESULT blocked":
+			code := ExitAllowed
+			if line == "RESULT blocked" {
+				code = ExitBlocked
+			}
+			results = append(results, browserResult{code, pending})
+			pending = nil
+		default:
+			if strings.HasPrefix(line, "Access to fetch at") {
+				pending = append(pending, line)
+			}
+		}
+	}
+	if len(results) != len(cases) {
+		t.Fatalf("chromium reported %d results for %d cases\n%s", len(results), len(cases), stderr.String())
+	}
+	for i, c := range cases {
+		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
+			in := c.in
+			in.URL, in.Origin = api.URL+c.path, page.URL
+			code, out, err := run(t, in)
+			if err != nil {
+				t.Fatalf("check: %v\n%s", err, out)
+			}
+			var lines []string
+			for _, l := range strings.Split(out, "\n") {
+				if s, ok := strings.CutPrefix(l, "console: "); ok {
+					lines = append(lines, s)
+				}
+			}
+			if code != results[i].code || !slices.Equal(lines, results[i].lines) {
+				t.Errorf("check: exit %d, console %q\nchromium: exit %d, console %q\nreport:\n%s",
+					code, lines, results[i].code, results[i].lines, out)
+			}
+		})
+	}
+}
