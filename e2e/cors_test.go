@@ -2,28 +2,87 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	_ "github.com/caddy-cors/cors"
 )
 
-// Console messages Chromium writes when it refuses a preflight response. They
+// What each engine writes to the console when it refuses a response, for
+// the request the scenarios make (fetch of API + "/x"). Chromium and WebKit
 // name the refused method or header, which is why the module answers a
-// refused preflight with the lists it does allow and never with "*".
+// refused preflight with the lists it does allow and never with "*";
+// Firefox names a refused header but never the method.
 const (
-	refusedMethod = `Access to fetch at '{{.APIOrigin}}/x' from origin '{{.AppOrigin}}' has been blocked by CORS policy: ` +
-		`Method %s is not allowed by Access-Control-Allow-Methods in preflight response.`
-	refusedHeader = `Access to fetch at '{{.APIOrigin}}/x' from origin '{{.AppOrigin}}' has been blocked by CORS policy: ` +
-		`Request header field %s is not allowed by Access-Control-Allow-Headers in preflight response.`
+	resource        = `{{.APIOrigin}}/x`
+	chromiumBlocked = `Access to fetch at '%s' from origin '{{.AppOrigin}}' has been blocked by CORS policy: `
+	firefoxBlocked  = `Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at %s. `
 )
+
+// refusedMethod is the console line of a preflight that does not allow
+// method.
+func refusedMethod(method string) map[string]string { return refusedMethodAt(resource, method) }
+
+// refusedMethodAt is refusedMethod for a fetch of url.
+func refusedMethodAt(url, method string) map[string]string {
+	return map[string]string{
+		chromium: fmt.Sprintf(chromiumBlocked, url) + `Method ` + method + ` is not allowed by Access-Control-Allow-Methods in preflight response.`,
+		firefox:  fmt.Sprintf(firefoxBlocked, url) + `(Reason: Did not find method in CORS header ‘Access-Control-Allow-Methods’).`,
+		webkit:   `Method ` + method + ` is not allowed by Access-Control-Allow-Methods.`,
+	}
+}
+
+// refusedHeader is the console line of a preflight that does not allow the
+// request header name, spelled as the script wrote it: WebKit keeps that
+// spelling, the others lower-case it.
+func refusedHeader(name string) map[string]string {
+	lower := strings.ToLower(name)
+	return map[string]string{
+		chromium: fmt.Sprintf(chromiumBlocked, resource) + `Request header field ` + lower + ` is not allowed by Access-Control-Allow-Headers in preflight response.`,
+		firefox:  fmt.Sprintf(firefoxBlocked, resource) + `(Reason: header ‘` + lower + `’ is not allowed according to header ‘Access-Control-Allow-Headers’ from CORS preflight response).`,
+		webkit:   `Request header field ` + name + ` is not allowed by Access-Control-Allow-Headers.`,
+	}
+}
+
+// refusedOrigin is the console line of a simple GET whose response grants
+// the page's origin nothing.
+func refusedOrigin() map[string]string {
+	return map[string]string{
+		chromium: fmt.Sprintf(chromiumBlocked, resource) + `No 'Access-Control-Allow-Origin' header is present on the requested resource.`,
+		firefox:  fmt.Sprintf(firefoxBlocked, resource) + `(Reason: CORS header ‘Access-Control-Allow-Origin’ missing). Status code: 200.`,
+		webkit:   `Origin {{.AppOrigin}} is not allowed by Access-Control-Allow-Origin. Status code: 200`,
+	}
+}
+
+// warmThenLater makes three PUTs, waits past the 5 s a browser caches a
+// preflight for when the response gives no max-age, and makes a fourth.
+const warmThenLater = `const r = [];
+			for (let i = 0; i < 3; i++) r.push(await probe(API + "/x", {method: "PUT", body: "1"}));
+			await sleep(5500);
+			r.push(await probe(API + "/x", {method: "PUT", body: "2"}));
+			return r`
+
+// firefoxWarmUp is what reaches the API from Firefox when a script makes
+// three requests of the same preflighted method to /x, then the requests
+// that follow: Firefox ESR 153 caches no preflight result for a URL before
+// its third preflight there (measured in this suite, whatever the
+// Access-Control-Max-Age), where Chromium and WebKit cache the first.
+func firefoxWarmUp(request string, after ...string) []string {
+	var log []string
+	for range 3 {
+		log = append(log, "OPTIONS /x 204", request)
+	}
+	return append(log, after...)
+}
 
 // TestCORS proves in Chromium every rule of docs/design.md a browser can observe.
 // Each scenario is named after the behaviour it pins.
 func TestCORS(t *testing.T) {
-	needBrowser(t, false)
-	for _, sc := range scenarios {
-		t.Run(sc.name, sc.run)
-	}
+	forEachEngine(t, func(t *testing.T, e engine) {
+		for _, sc := range scenarios {
+			t.Run(sc.name, func(t *testing.T) { sc.run(t, e) })
+		}
+	})
 }
 
 var scenarios = []scenario{
@@ -40,9 +99,10 @@ var scenarios = []scenario{
 		name: "simple GET from a refused origin reaches the server but the script cannot read it",
 		api: `cors http://other.example.test:{{.AppPort}}
 			respond "hello"`,
-		js:   `return probe(API + "/x")`,
-		want: []want{{blocked: true}},
-		log:  []string{"GET /x 200"},
+		js:      `return probe(API + "/x")`,
+		want:    []want{{blocked: true}},
+		log:     []string{"GET /x 200"},
+		console: refusedOrigin(),
 	},
 	{
 		name: "bare cors lets any origin read a simple response",
@@ -93,7 +153,7 @@ var scenarios = []scenario{
 		js:      `return probe(API + "/x", {method: "DELETE"})`,
 		want:    []want{{blocked: true}},
 		log:     []string{"OPTIONS /x 204"},
-		console: fmt.Sprintf(refusedMethod, "DELETE"),
+		console: refusedMethod("DELETE"),
 	},
 	{
 		name: "default methods refuse PUT and the console names it",
@@ -102,11 +162,15 @@ var scenarios = []scenario{
 		js:      `return probe(API + "/x", {method: "PUT", body: "data"})`,
 		want:    []want{{blocked: true}},
 		log:     []string{"OPTIONS /x 204"},
-		console: fmt.Sprintf(refusedMethod, "PUT"),
+		console: refusedMethod("PUT"),
 	},
 	{
 		// One preflight: the cached "Access-Control-Allow-Methods: *"
-		// covers PATCH too, which a literal "DELETE" would not.
+		// covers PATCH too, which a literal "DELETE" would not. Three
+		// DELETEs first, so that Firefox caches too (see firefoxWarmUp);
+		// even then it preflights PATCH: its cache keeps the method the
+		// preflight asked for, not the "*" it was answered, a departure from
+		// Fetch's method cache entries that costs a preflight, nothing more.
 		name: "methods * allows any method with one preflight for all",
 		api: `cors {{.AppOrigin}} {
 				methods *
@@ -114,10 +178,16 @@ var scenarios = []scenario{
 			respond "done {method}"`,
 		js: `return [
 				await probe(API + "/x", {method: "DELETE"}),
+				await probe(API + "/x", {method: "DELETE"}),
+				await probe(API + "/x", {method: "DELETE"}),
 				await probe(API + "/x", {method: "PATCH", body: "p"}),
 			]`,
-		want: []want{{status: 200, body: "done DELETE"}, {status: 200, body: "done PATCH"}},
-		log:  []string{"OPTIONS /x 204", "DELETE /x 200", "PATCH /x 200"},
+		want: []want{
+			{status: 200, body: "done DELETE"}, {status: 200, body: "done DELETE"},
+			{status: 200, body: "done DELETE"}, {status: 200, body: "done PATCH"},
+		},
+		log:    []string{"OPTIONS /x 204", "DELETE /x 200", "DELETE /x 200", "DELETE /x 200", "PATCH /x 200"},
+		logFor: map[string][]string{firefox: firefoxWarmUp("DELETE /x 200", "OPTIONS /x 204", "PATCH /x 200")},
 	},
 	{
 		name: "an OPTIONS request from a script is passed on as an actual request after its preflight",
@@ -193,7 +263,7 @@ var scenarios = []scenario{
 		js:      `return probe(API + "/x", {headers: {"X-Custom": "abc", "X-Other": "def"}})`,
 		want:    []want{{blocked: true}},
 		log:     []string{"OPTIONS /x 204"},
-		console: fmt.Sprintf(refusedHeader, "x-other"),
+		console: refusedHeader("X-Other"),
 	},
 	{
 		name: "default allowed headers cover a JSON body",
@@ -214,7 +284,7 @@ var scenarios = []scenario{
 				body: JSON.stringify({n: 1})})`,
 		want:    []want{{blocked: true}},
 		log:     []string{"OPTIONS /x 204"},
-		console: fmt.Sprintf(refusedHeader, "content-type"),
+		console: refusedHeader("Content-Type"),
 	},
 	{
 		name: "allowed_headers * allows any custom header",
@@ -235,7 +305,7 @@ var scenarios = []scenario{
 		js:      `return probe(API + "/x", {headers: {"Authorization": "Bearer t0ken", "X-One": "1"}})`,
 		want:    []want{{blocked: true}},
 		log:     []string{"OPTIONS /x 204"},
-		console: fmt.Sprintf(refusedHeader, "authorization"),
+		console: refusedHeader("Authorization"),
 	},
 	{
 		name: "allowed_headers * with Authorization listed allows Authorization",
@@ -356,11 +426,10 @@ var scenarios = []scenario{
 				max_age 10m
 			}
 			respond "saved"`,
-		js: `const a = await probe(API + "/x", {method: "PUT", body: "1"});
-			await sleep(5500);
-			return [a, await probe(API + "/x", {method: "PUT", body: "2"})]`,
-		want: []want{{status: 200}, {status: 200}},
-		log:  []string{"OPTIONS /x 204", "PUT /x 200", "PUT /x 200"},
+		js:     warmThenLater,
+		want:   []want{{status: 200}, {status: 200}, {status: 200}, {status: 200}},
+		log:    []string{"OPTIONS /x 204", "PUT /x 200", "PUT /x 200", "PUT /x 200", "PUT /x 200"},
+		logFor: map[string][]string{firefox: firefoxWarmUp("PUT /x 200", "PUT /x 200")},
 	},
 	{
 		name: "without max_age the browser preflights again after 5 s",
@@ -368,11 +437,10 @@ var scenarios = []scenario{
 				methods PUT
 			}
 			respond "saved"`,
-		js: `const a = await probe(API + "/x", {method: "PUT", body: "1"});
-			await sleep(5500);
-			return [a, await probe(API + "/x", {method: "PUT", body: "2"})]`,
-		want: []want{{status: 200}, {status: 200}},
-		log:  []string{"OPTIONS /x 204", "PUT /x 200", "OPTIONS /x 204", "PUT /x 200"},
+		js:     warmThenLater,
+		want:   []want{{status: 200}, {status: 200}, {status: 200}, {status: 200}},
+		log:    []string{"OPTIONS /x 204", "PUT /x 200", "PUT /x 200", "PUT /x 200", "OPTIONS /x 204", "PUT /x 200"},
+		logFor: map[string][]string{firefox: firefoxWarmUp("PUT /x 200", "OPTIONS /x 204", "PUT /x 200")},
 	},
 	{
 		name: "max_age 0 turns preflight caching off",
@@ -381,12 +449,15 @@ var scenarios = []scenario{
 				max_age 0
 			}
 			respond "saved"`,
-		js: `return [
-				await probe(API + "/x", {method: "PUT", body: "1"}),
-				await probe(API + "/x", {method: "PUT", body: "2"}),
-			]`,
-		want: []want{{status: 200}, {status: 200}},
-		log:  []string{"OPTIONS /x 204", "PUT /x 200", "OPTIONS /x 204", "PUT /x 200"},
+		// Four: Firefox would send the first three preflights anyway.
+		js: `const r = [];
+			for (let i = 0; i < 4; i++) r.push(await probe(API + "/x", {method: "PUT", body: "1"}));
+			return r`,
+		want: []want{{status: 200}, {status: 200}, {status: 200}, {status: 200}},
+		log: []string{
+			"OPTIONS /x 204", "PUT /x 200", "OPTIONS /x 204", "PUT /x 200",
+			"OPTIONS /x 204", "PUT /x 200", "OPTIONS /x 204", "PUT /x 200",
+		},
 	},
 
 	// The HTTP cache.
@@ -591,7 +662,7 @@ var scenarios = []scenario{
 		js:      `return probe(API + "/x", {method: "PUT", body: "d"})`,
 		want:    []want{{blocked: true}},
 		log:     []string{"OPTIONS /x 204"},
-		console: fmt.Sprintf(refusedMethod, "PUT"),
+		console: refusedMethod("PUT"),
 	},
 
 	// Redirects: the browser checks CORS on the redirect response too.
@@ -617,36 +688,48 @@ var scenarios = []scenario{
 	},
 }
 
-// TestCORSStrictBrowser runs the Authorization rows in a Chromium that
-// follows Fetch to the letter (CorsNonWildcardRequestHeadersSupport): there
-// Access-Control-Allow-Headers: * never covers Authorization, so the module
-// must name it whenever it allows it.
+// TestCORSStrictBrowser runs the Authorization rows in engines that follow
+// Fetch to the letter: there Access-Control-Allow-Headers: * never covers
+// Authorization, so the module must name it whenever it allows it. Chromium
+// does with CorsNonWildcardRequestHeadersSupport (a second Chromium),
+// Firefox with the pref firefoxPrefs sets; WebKit has no such switch.
 func TestCORSStrictBrowser(t *testing.T) {
-	needBrowser(t, true)
-	for _, sc := range []scenario{
-		{
-			name: "allowed_headers * with Authorization listed allows Authorization",
-			api: `cors {{.AppOrigin}} {
+	for _, name := range engines {
+		t.Run(name, func(t *testing.T) {
+			switch name {
+			case chromium:
+				name = strictChromium
+			case webkit:
+				t.Skip("WebKit has no setting that stops Access-Control-Allow-Headers: * from covering Authorization")
+			}
+			e := needEngine(t, name)
+			for _, sc := range strictScenarios {
+				t.Run(sc.name, func(t *testing.T) { sc.run(t, e) })
+			}
+		})
+	}
+}
+
+var strictScenarios = []scenario{
+	{
+		name: "allowed_headers * with Authorization listed allows Authorization",
+		api: `cors {{.AppOrigin}} {
 					allowed_headers * Authorization
 				}
 				respond "{http.request.header.Authorization} {http.request.header.X-One}"`,
-			js:   `return probe(API + "/x", {headers: {"Authorization": "Bearer t0ken", "X-One": "1"}})`,
-			want: []want{{status: 200, body: "Bearer t0ken 1"}},
-			log:  []string{"OPTIONS /x 204", "GET /x 200"},
-		},
-		{
-			name: "allowed_headers * does not cover Authorization",
-			api: `cors {{.AppOrigin}} {
+		js:   `return probe(API + "/x", {headers: {"Authorization": "Bearer t0ken", "X-One": "1"}})`,
+		want: []want{{status: 200, body: "Bearer t0ken 1"}},
+		log:  []string{"OPTIONS /x 204", "GET /x 200"},
+	},
+	{
+		name: "allowed_headers * does not cover Authorization",
+		api: `cors {{.AppOrigin}} {
 					allowed_headers *
 				}
 				respond "{http.request.header.Authorization}"`,
-			js:      `return probe(API + "/x", {headers: {"Authorization": "Bearer t0ken"}})`,
-			want:    []want{{blocked: true}},
-			log:     []string{"OPTIONS /x 204"},
-			console: fmt.Sprintf(refusedHeader, "authorization"),
-		},
-	} {
-		sc.strict = true
-		t.Run(sc.name, sc.run)
-	}
+		js:      `return probe(API + "/x", {headers: {"Authorization": "Bearer t0ken"}})`,
+		want:    []want{{blocked: true}},
+		log:     []string{"OPTIONS /x 204"},
+		console: refusedHeader("Authorization"),
+	},
 }

@@ -8,6 +8,7 @@ require (
 	github.com/caddy-cors/cors v0.0.0-00010101000000-000000000000
 	github.com/caddyserver/caddy/v2 v2.11.9
 	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.15
 	golang.org/x/crypto v0.58.0
 )
 

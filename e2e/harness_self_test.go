@@ -11,40 +11,43 @@ import (
 // one, count preflights, and catch the browser's console message. A failure
 // here is a broken harness or browser, not a broken module.
 func TestHarness(t *testing.T) {
-	needBrowser(t, false)
-	for _, sc := range []scenario{
-		{
-			name: "response with a matching Access-Control-Allow-Origin is readable",
-			api: `header Access-Control-Allow-Origin {{.AppOrigin}}
+	forEachEngine(t, func(t *testing.T, e engine) {
+		for _, sc := range harnessScenarios {
+			t.Run(sc.name, func(t *testing.T) { sc.run(t, e) })
+		}
+	})
+}
+
+var harnessScenarios = []scenario{
+	{
+		name: "response with a matching Access-Control-Allow-Origin is readable",
+		api: `header Access-Control-Allow-Origin {{.AppOrigin}}
 				respond "hello"`,
-			js:   `return probe(API + "/x")`,
-			want: []want{{status: 200, body: "hello"}},
-			log:  []string{"GET /x 200"},
-		},
-		{
-			name: "response without Access-Control-Allow-Origin is a network error yet reaches the server",
-			api:  `respond "hello"`,
-			js:   `return probe(API + "/x")`,
-			want: []want{{blocked: true}},
-			log:  []string{"GET /x 200"},
-		},
-		{
-			name: "a refused preflight stops the actual request and names the method",
-			api: `@preflight method OPTIONS
+		js:   `return probe(API + "/x")`,
+		want: []want{{status: 200, body: "hello"}},
+		log:  []string{"GET /x 200"},
+	},
+	{
+		name: "response without Access-Control-Allow-Origin is a network error yet reaches the server",
+		api:  `respond "hello"`,
+		js:   `return probe(API + "/x")`,
+		want: []want{{blocked: true}},
+		log:  []string{"GET /x 200"},
+	},
+	{
+		name: "a refused preflight stops the actual request and names the method",
+		api: `@preflight method OPTIONS
 				handle @preflight {
 					header Access-Control-Allow-Origin {{.AppOrigin}}
 					header Access-Control-Allow-Methods PUT
 					respond 204
 				}
 				respond "hello"`,
-			js:      `return probe(API + "/x", {method: "DELETE"})`,
-			want:    []want{{blocked: true}},
-			log:     []string{"OPTIONS /x 204"},
-			console: `Access to fetch at '{{.APIOrigin}}/x' from origin '{{.AppOrigin}}' has been blocked by CORS policy: Method DELETE is not allowed by Access-Control-Allow-Methods in preflight response.`,
-		},
-	} {
-		t.Run(sc.name, sc.run)
-	}
+		js:      `return probe(API + "/x", {method: "DELETE"})`,
+		want:    []want{{blocked: true}},
+		log:     []string{"OPTIONS /x 204"},
+		console: refusedMethod("DELETE"),
+	},
 }
 
 // TestFindChromiumHonoursChromePath pins that $CHROME_PATH wins over the

@@ -10,8 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,45 +24,11 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
-	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
 )
 
-// installHint is what a developer without a browser needs to read.
-const installHint = "Chromium not found (looked at $CHROME_PATH, /usr/bin/chromium, and for chromium, " +
-	"chromium-browser and google-chrome on PATH); install it with: apt-get install -y chromium"
-
-// chromiumFlags are the flags every browser of the suite runs with (the
-// browser-test issue fixes them). The allocator adds --remote-debugging-pipe and
-// about:blank itself.
-var chromiumFlags = []chromedp.ExecAllocatorOption{
-	chromedp.Flag("headless", true),
-	chromedp.Flag("no-sandbox", true),
-	chromedp.Flag("disable-gpu", true),
-	chromedp.Flag("no-first-run", true),
-	chromedp.Flag("disable-background-networking", true),
-	chromedp.Flag("disable-component-update", true),
-	chromedp.Flag("disable-sync", true),
-	// Test host names resolve to loopback, so that http://app.example.test
-	// and http://api.example.test are two origins of one site: cookies flow
-	// between them as they do between a real app and its API.
-	chromedp.Flag("host-resolver-rules", "MAP *.example.test 127.0.0.1"),
-}
-
 // Package state, set up once by TestMain.
 var (
-	chromiumPath string // empty when no browser was found
-	browserCtx   context.Context
-	browserErr   error // why the browser did not start
-
-	// strict is a second browser, started on first use, that runs with
-	// CorsNonWildcardRequestHeadersSupport: it applies the Fetch rule that
-	// Access-Control-Allow-Headers: * never covers Authorization.
-	strictOnce sync.Once
-	strictCtx  context.Context
-	strictErr  error
-	strictStop func()
-
 	tmpDir     string // removed when the test binary ends
 	pageRoot   string // the harness page files
 	backendURL string // a net/http backend that sends its own CORS headers
@@ -136,91 +102,16 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 
-	chromiumPath = findChromium()
-	if chromiumPath == "" && os.Getenv("CI") == "" {
+	if os.Getenv("CI") == "" {
 		// t.Skip messages show only with -v: say it once where it shows.
-		fmt.Fprintln(stderr, "e2e: skipping: "+installHint)
-	}
-	if chromiumPath != "" {
-		var stop func()
-		browserCtx, stop, browserErr = startBrowser(tmp, "main")
-		defer stop()
-		defer func() {
-			if strictStop != nil {
-				strictStop()
+		for _, name := range engines {
+			if install := missing(name); install != "" {
+				fmt.Fprintf(stderr, "e2e: skipping %s, which is not installed: %s\n", name, install)
 			}
-		}()
+		}
 	}
+	defer stopEngines()
 	return m.Run()
-}
-
-// findChromium returns the browser to drive, or "" when there is none:
-// $CHROME_PATH first (the variable chromedp and Puppeteer users know), then
-// the names Debian, Ubuntu and Google give it.
-func findChromium() string {
-	if p := os.Getenv("CHROME_PATH"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// startBrowser launches one Chromium with a fresh profile and waits until it
-// answers, so that the first scenario does not pay for the start.
-func startBrowser(tmp, name string, extra ...chromedp.ExecAllocatorOption) (context.Context, func(), error) {
-	profile, err := os.MkdirTemp(tmp, "profile-"+name+"-")
-	if err != nil {
-		return nil, func() {}, err
-	}
-	opts := append(slices.Clone(chromiumFlags),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(profile),
-	)
-	opts = append(opts, extra...)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	stop := func() { cancelBrowser(); cancelAlloc() }
-	if err := chromedp.Do(ctx); err != nil {
-		stop()
-		return nil, func() {}, fmt.Errorf("starting %s: %w", chromiumPath, err)
-	}
-	return ctx, stop, nil
-}
-
-// needBrowser returns the browser for a test, or ends the test: skipped on a
-// developer machine without Chromium, failed in CI, where a missing browser
-// must never pass unnoticed.
-func needBrowser(t *testing.T, strict bool) context.Context {
-	t.Helper()
-	if chromiumPath == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal(installHint + " (CI is set, so the end-to-end tests must run)")
-		}
-		t.Skip(installHint)
-	}
-	if browserErr != nil {
-		t.Fatal(browserErr)
-	}
-	if !strict {
-		return browserCtx
-	}
-	strictOnce.Do(func() {
-		strictCtx, strictStop, strictErr = startBrowser(tmpDir, "strict",
-			chromedp.Flag("enable-features", "CorsNonWildcardRequestHeadersSupport"))
-	})
-	if strictErr != nil {
-		t.Fatal(strictErr)
-	}
-	return strictCtx
 }
 
 // freePort returns a loopback port that was free a moment ago. Ports the
@@ -301,6 +192,21 @@ function xhr(method, url, {headers = {}, body = null, withCredentials = false, o
 }
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+// The harness opens the page as index.html#run=<script>. The page runs the
+// script and writes its outcomes on one console line: every engine gives the
+// harness the console, not every one gives it a way to evaluate.
+addEventListener("load", async () => {
+  if (!location.hash.startsWith("#run=")) return;
+  const script = decodeURIComponent(location.hash.slice("#run=".length));
+  let r;
+  try {
+    r = await new Function("return (async () => {\n" + script + "\n})()")();
+  } catch (e) {
+    r = {ok: false, error: "the script threw: " + e};
+  }
+  console.log("e2e-result " + JSON.stringify(Array.isArray(r) ? r : [r]));
+});
 </script>
 <p>caddy-cors end-to-end harness</p>
 `
@@ -380,14 +286,20 @@ type scenario struct {
 	// log lists "METHOD URI STATUS" for every request that reached the API
 	// site, in order: preflights (OPTIONS) and actual requests alike.
 	log []string
+	// logFor replaces log for the engines it names, where an engine
+	// legitimately sends other requests (its preflight cache, say).
+	logFor map[string][]string
 
-	// console, a template over siteVars, is a message the browser must write
-	// to the console (usually the CORS error that names the refused method
-	// or header).
-	console string
+	// console holds, per engine, a template over siteVars of a line the
+	// engine must write to the console: the CORS error that names the refused
+	// origin, method or header. Engines word it differently, so a scenario
+	// that asserts one asserts it for every engine.
+	console map[string]string
 
-	// strict runs the scenario in the second browser (see needBrowser).
-	strict bool
+	// only, when set, lists the engines that can judge the scenario; the
+	// others skip it, saying why.
+	only []string
+	why  string
 }
 
 // siteVars are what the Caddyfile and console templates can refer to.
@@ -485,8 +397,10 @@ func render(t *testing.T, name, text string, v siteVars) string {
 
 // run proves one scenario: a fresh Caddy on fresh ports and a fresh browser
 // context (its own cookies, HTTP cache and preflight cache).
-func (sc scenario) run(t *testing.T) {
-	browser := needBrowser(t, sc.strict)
+func (sc scenario) run(t *testing.T, e engine) {
+	if sc.only != nil && !slices.Contains(sc.only, e.name()) {
+		t.Skipf("%s cannot judge this: %s", e.name(), sc.why)
+	}
 	caddyMu.Lock()
 	defer caddyMu.Unlock()
 
@@ -494,6 +408,9 @@ func (sc scenario) run(t *testing.T) {
 	pageHost := sc.pageHost
 	if pageHost == "" {
 		pageHost = "app.example.test"
+	}
+	if !strings.Contains(hostsFile, " "+pageHost+"\n") && !strings.Contains(hostsFile, "\t"+pageHost+" ") {
+		t.Fatalf("page host %s is missing from hostsFile, which WebKit resolves through", pageHost)
 	}
 	page := sc.page
 	if page == "" {
@@ -550,7 +467,15 @@ http://api.example.test:%d {
 	}
 	defer stop()
 
-	results, console, err := runInPage(browser, v.AppOrigin+page, v.APIOrigin, sc.js, sc.console != "")
+	wantConsole := ""
+	if sc.console != nil {
+		tmpl, ok := sc.console[e.name()]
+		if !ok {
+			t.Fatalf("the scenario asserts a console line, but none for %s", e.name())
+		}
+		wantConsole = render(t, "console", tmpl, v)
+	}
+	results, console, err := runInPage(e, v.AppOrigin+page, v.APIOrigin, sc.js, wantConsole)
 	// Stopping Caddy waits for the requests in flight, so the access log is
 	// complete once it returns.
 	stop()
@@ -577,16 +502,17 @@ http://api.example.test:%d {
 	for _, e := range entries {
 		got = append(got, e.String())
 	}
-	if sc.log != nil && !slices.Equal(got, sc.log) {
-		errs = append(errs, fmt.Sprintf("requests that reached the API:\n\t\t%s\n\twant:\n\t\t%s",
-			strings.Join(got, "\n\t\t"), strings.Join(sc.log, "\n\t\t")))
+	wantLog := sc.log
+	if l, ok := sc.logFor[e.name()]; ok {
+		wantLog = l
 	}
-	if sc.console != "" {
-		wantMsg := render(t, "console", sc.console, v)
-		if !slices.Contains(console, wantMsg) {
-			errs = append(errs, fmt.Sprintf("console message %q not written; the console had:\n\t\t%s",
-				wantMsg, strings.Join(console, "\n\t\t")))
-		}
+	if wantLog != nil && !slices.Equal(got, wantLog) {
+		errs = append(errs, fmt.Sprintf("requests that reached the API:\n\t\t%s\n\twant:\n\t\t%s",
+			strings.Join(got, "\n\t\t"), strings.Join(wantLog, "\n\t\t")))
+	}
+	if wantConsole != "" && !slices.Contains(console, wantConsole) {
+		errs = append(errs, fmt.Sprintf("console message %q not written; the console had:\n\t\t%s",
+			wantConsole, strings.Join(console, "\n\t\t")))
 	}
 	if len(errs) == 0 {
 		return
@@ -677,117 +603,31 @@ func readAccessLog(path string) ([]accessEntry, error) {
 	return entries, sc.Err()
 }
 
-// tab is a page open in its own browser context: a fresh profile in memory,
-// with no cookies, HTTP cache or preflight cache from other scenarios. It
-// records what the page writes to the console (console API calls and the
-// browser's own log entries, where CORS errors go).
-type tab struct {
-	ctx    context.Context
-	cancel func()
-	err    error // from making the browser context
-
-	mu       sync.Mutex
-	messages []string
-}
-
-func openTab(browser context.Context, pageURL string) (*tab, error) {
-	tb := takeTab(browser)
-	if tb.err != nil {
-		tb.cancel()
-		return nil, fmt.Errorf("opening a browser context: %w", tb.err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(tb.ctx, 45*time.Second)
-	cancelTab := tb.cancel
-	tb.ctx, tb.cancel = ctx, func() { cancelTimeout(); cancelTab() }
-	// Console subscribes at once, so no message of the navigation is lost.
-	console := chromedp.Console(ctx)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.messages = append(tb.messages, m.Text)
-			tb.mu.Unlock()
-		}
-	}()
-	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
-		tb.cancel()
-		return nil, fmt.Errorf("opening %s: %w", pageURL, err)
-	}
-	return tb, nil
-}
-
-// A new browser context takes Chromium about a second to make, most of the
-// time of a scenario, so the next one is made while the current scenario
-// runs.
-var (
-	sparesMu sync.Mutex
-	spares   = map[context.Context]chan *tab{}
-)
-
-func takeTab(browser context.Context) *tab {
-	sparesMu.Lock()
-	next, ok := spares[browser]
-	if !ok {
-		next = makeTab(browser)
-	}
-	spares[browser] = makeTab(browser)
-	sparesMu.Unlock()
-	return <-next
-}
-
-func makeTab(browser context.Context) chan *tab {
-	ch := make(chan *tab, 1)
-	go func() {
-		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		tb := &tab{ctx: ctx, cancel: cancel}
-		tb.err = chromedp.Do(ctx) // creates the context and its blank tab
-		ch <- tb
-	}()
-	return ch
-}
-
-func (tb *tab) console() []string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return slices.Clone(tb.messages)
-}
-
-// waitConsole waits a little for a message that contains substr: the browser
-// reports a refused CORS check to the console shortly after the script sees
-// the network error.
-func (tb *tab) waitConsole(substr string) {
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, m := range tb.console() {
-			if strings.Contains(m, substr) {
-				return
-			}
-		}
-	}
-}
-
-// runInPage opens pageURL, runs js there and returns the outcomes and the
-// console messages.
-func runInPage(browser context.Context, pageURL, apiOrigin, js string, waitConsole bool) ([]outcome, []string, error) {
-	tb, err := openTab(browser, pageURL)
+// runInPage opens pageURL in e, runs js there and returns the outcomes and
+// the console lines. The page runs the script itself (see pageHTML): the
+// harness passes it in the URL's fragment, and reads the outcomes from the
+// console line the page writes. When wantConsole is set, it waits a little
+// for that line too.
+func runInPage(e engine, pageURL, apiOrigin, js, wantConsole string) ([]outcome, []string, error) {
+	script := fmt.Sprintf("const API = %s;\n%s", strconv.Quote(apiOrigin), js)
+	log := newConsoleLog()
+	closePage, err := e.open(pageURL+"#run="+url.PathEscape(script), log)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer tb.cancel()
-	expr := fmt.Sprintf(`(async () => {
-const API = %s;
-const r = await (async () => {
-%s
-})();
-return Array.isArray(r) ? r : [r];
-})()`, strconv.Quote(apiOrigin), js)
-	results, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]outcome](expr, chromedp.EvalAwaitPromise))
+	defer closePage()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	res, err := log.waitResult(ctx)
 	if err != nil {
-		return nil, tb.console(), err
+		return nil, log.all(), err
 	}
-	if waitConsole {
-		tb.waitConsole("has been blocked by CORS policy")
+	var results []outcome
+	if err := json.Unmarshal([]byte(res), &results); err != nil {
+		return nil, log.all(), fmt.Errorf("the page's result %q: %w", res, err)
 	}
-	return results, tb.console(), nil
+	if wantConsole != "" {
+		log.waitLine(wantConsole)
+	}
+	return results, log.all(), nil
 }
