@@ -3,6 +3,7 @@ package cors
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,20 +16,21 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "cors",
-		Usage: "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>]",
+		Usage: "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>] [--browser chromium|firefox|safari]",
 		Short: "Explains the CORS errors a browser would report",
 		Long: `
 Tools for Cross-Origin Resource Sharing, from the http.handlers.cors module.
 
 'caddy cors check' makes the requests a browser makes for one fetch() call
-from a page at --origin, applies the browser's checks (Fetch standard, as
-Chromium implements them) and prints each step: the requests sent, the CORS
-headers received, the verdict, the message the browser console would show,
-and what to change on the server. It works against any HTTP server.
+from a page at --origin, applies the browser's checks (the Fetch standard,
+which Chromium, Firefox and Safari implement alike) and prints each step: the
+requests sent, the CORS headers received, the verdict, the message the
+console of the --browser would show, and what to change on the server. It
+works against any HTTP server.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			sub := &cobra.Command{
-				Use:   "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>]",
+				Use:   "check <url> --origin <origin> [--method <method>] [--header 'Name: value']... [--credentials] [--body-type <content-type>] [--browser chromium|firefox|safari]",
 				Short: "Replays a cross-origin fetch() as a browser would and explains the verdict",
 				Long: `
 Replays fetch(<url>, {method, headers, credentials, body}) as a browser would
@@ -48,7 +50,8 @@ The actual request is really sent, as the browser would send it: with
 the checks those of credentials: "include".
 
 --header may be repeated; --body-type sets the Content-Type of a body (the
-method then defaults to POST).
+method then defaults to POST). --browser chooses whose console messages are
+printed: chromium (the default; also Chrome and Edge), firefox or safari.
 
 Exit status: 0 when the browser lets the script read the response, 1 when it
 blocks it, 2 on bad usage or a network error.
@@ -63,6 +66,7 @@ blocks it, 2 on bad usage or a network error.
 			sub.Flags().StringArray("header", nil, "Request header set by the script, 'Name: value' (repeatable)")
 			sub.Flags().Bool("credentials", false, "Check as fetch() with credentials: \"include\"")
 			sub.Flags().String("body-type", "", "Content-Type of the request body; implies a body")
+			sub.Flags().String("browser", "chromium", "Whose console messages to print: "+strings.Join(check.Browsers, ", "))
 			sub.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 				return exitStatus(cmd, nil, check.ExitError, err)
 			})
@@ -84,6 +88,7 @@ func runCheck(cmd *cobra.Command, args []string) error {
 	in.Headers, _ = fl.GetStringArray("header")
 	in.Credentials, _ = fl.GetBool("credentials")
 	in.BodyType, _ = fl.GetString("body-type")
+	in.Browser, _ = fl.GetString("browser")
 	switch len(args) {
 	case 0:
 	case 1:

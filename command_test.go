@@ -52,6 +52,8 @@ func TestCheckCommandMapsVerdictsToExitErrors(t *testing.T) {
 		{"usage error carries status 2", []string{"check", srv.URL}, isExit2},
 		{"unknown flag carries status 2", []string{"check", srv.URL, "--origin", checkPageOrigin, "--bogus"}, isExit2},
 		{"two URLs carry status 2", []string{"check", srv.URL, srv.URL, "--origin", checkPageOrigin}, isExit2},
+		{"an unknown browser carries status 2", []string{"check", srv.URL + "/open", "--origin", checkPageOrigin, "--browser", "opera"}, isExit2},
+		{"blocked for firefox returns the silent blocked error", []string{"check", srv.URL + "/closed", "--origin", checkPageOrigin, "--browser", "firefox"}, func(err error) bool { return errors.Is(err, errBlocked) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := &cobra.Command{Use: "cors"}

@@ -2,7 +2,9 @@
 // fetch() call and explains, step by step, why the script may or may not read
 // the response. It follows the Fetch standard ("CORS protocol", "CORS-preflight
 // fetch", "CORS check", "HTTP-redirect fetch") and prints the messages
-// Chromium writes to the console, which were checked against Chromium 156. It
+// Chromium, Firefox or Safari writes to the console, which the project's
+// browser suite checks against Chromium 156, Firefox ESR 153 and WebKitGTK
+// 2.50 (browser.go). It
 // talks only HTTP, so it works against any server, with or without the cors
 // module.
 //
@@ -35,6 +37,7 @@ type Request struct {
 	Headers     []string // "Name: value", one header list entry each
 	Credentials bool     // credentials: "include"
 	BodyType    string   // Content-Type of the body; empty means no body
+	Browser     string   // whose console to speak for: one of Browsers; empty means chromium
 }
 
 // Run replays the fetch() described by in, writes the explanation to w
@@ -47,7 +50,11 @@ func Run(ctx context.Context, client *http.Client, w io.Writer, in Request) (int
 	if err != nil {
 		return ExitError, err
 	}
-	c := &runner{ctx: ctx, w: w, plan: p}
+	b, err := parseBrowser(in.Browser)
+	if err != nil {
+		return ExitError, err
+	}
+	c := &runner{ctx: ctx, w: w, plan: p, browser: b}
 	hc := *client
 	hc.Jar = nil
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

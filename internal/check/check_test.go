@@ -3,17 +3,13 @@ package check
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 const pageOrigin = "http://app.example.test"
@@ -639,207 +635,38 @@ func TestUsageAndNetworkErrorsExitTwo(t *testing.T) {
 	}
 }
 
-func TestAgreesWithChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed")
-	}
-	type jsInit = map[string]any
-	long := strings.Repeat("a", 128)
-	cases := []struct {
-		path string
-		init jsInit
-		in   Request
+func TestParseBrowserTakesEachEngineName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want browser
 	}{
-		{"/none", jsInit{}, Request{}},
-		{"/dup", jsInit{}, Request{}},
-		{"/mismatch", jsInit{}, Request{}},
-		{"/invalid", jsInit{}, Request{}},
-		{"/star", jsInit{"credentials": "include"}, Request{Credentials: true}},
-		{"/nocred", jsInit{"credentials": "include"}, Request{Credentials: true}},
-		{"/pf-method", jsInit{"method": "DELETE"}, Request{Method: "DELETE"}},
-		{"/pf-header", jsInit{"headers": map[string]string{"X-Foo": "1", "X-Bar": "2"}}, Request{Headers: []string{"X-Foo: 1", "X-Bar: 2"}}},
-		{"/pf-status", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
-		{"/pf-redirect", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
-		{"/pf-badlist", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
-		{"/pf-none", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
-		{"/pf-cred", jsInit{"method": "PUT", "credentials": "include"}, Request{Method: "PUT", Credentials: true}},
-		{"/pf-authstar", jsInit{"headers": map[string]string{"Authorization": "x"}}, Request{Headers: []string{"Authorization: x"}}},
-		{"/redir", jsInit{}, Request{}},
-		{"/redir-to-bare", jsInit{}, Request{}},
-		{"/redir-away", jsInit{}, Request{}},
-		{"/pf-redir-away", jsInit{"method": "PUT"}, Request{Method: "PUT"}},
-		{"/echo?ct", jsInit{"method": "POST", "headers": map[string]string{"Content-Type": "application/json"}}, Request{BodyType: "application/json"}},
-		{"/echo?ct-text", jsInit{"method": "POST", "headers": map[string]string{"Content-Type": "text/plain;charset=UTF-8"}}, Request{BodyType: "text/plain;charset=UTF-8"}},
-		{"/echo?range", jsInit{"headers": map[string]string{"Range": "bytes=0-"}}, Request{Headers: []string{"Range: bytes=0-"}}},
-		{"/echo?suffix", jsInit{"headers": map[string]string{"Range": "bytes=-5"}}, Request{Headers: []string{"Range: bytes=-5"}}},
-		{"/echo?al128", jsInit{"headers": map[string]string{"Accept-Language": long}}, Request{Headers: []string{"Accept-Language: " + long}}},
-		{"/echo?al129", jsInit{"headers": map[string]string{"Accept-Language": long + "a"}}, Request{Headers: []string{"Accept-Language: " + long + "a"}}},
-		{"/echo?patch", jsInit{"method": "patch"}, Request{Method: "patch"}},
-		{"/echo?delete", jsInit{"method": "delete"}, Request{Method: "delete"}},
-		{"/wild", jsInit{"method": "DELETE", "headers": map[string]string{"X-Foo": "1"}}, Request{Method: "DELETE", Headers: []string{"X-Foo: 1"}}},
-		{"/wild", jsInit{"method": "DELETE", "credentials": "include"}, Request{Method: "DELETE", Credentials: true}},
-		{"/err500", jsInit{}, Request{}},
-	}
-
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o := r.Header.Get("Origin")
-		h := w.Header()
-		preflight := r.Method == http.MethodOptions
-		elsewhere := "http://localhost:" + strings.TrimPrefix(r.Host[strings.LastIndex(r.Host, ":"):], ":")
-		switch r.URL.Path {
-		case "/dup":
-			h.Add("Access-Control-Allow-Origin", o)
-			h.Add("Access-Control-Allow-Origin", o)
-		case "/mismatch":
-			h.Set("Access-Control-Allow-Origin", "http://other.test")
-		case "/invalid":
-			h.Set("Access-Control-Allow-Origin", "other.test")
-		case "/star", "/err500":
-			h.Set("Access-Control-Allow-Origin", "*")
-			if r.URL.Path == "/err500" {
-				w.WriteHeader(http.StatusInternalServerError)
-			}
-		case "/nocred":
-			h.Set("Access-Control-Allow-Origin", o)
-		case "/pf-method":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Methods", "GET, PUT")
-		case "/pf-header":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Headers", "x-foo")
-		case "/pf-status":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Methods", "PUT")
-			if preflight {
-				w.WriteHeader(http.StatusNotFound)
-			}
-		case "/pf-redirect":
-			h.Set("Access-Control-Allow-Origin", o)
-			if preflight {
-				http.Redirect(w, r, "/x", http.StatusFound)
-			}
-		case "/pf-badlist":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Methods", "PUT DELETE")
-		case "/pf-none":
-			if preflight {
-				w.WriteHeader(http.StatusNotFound)
-			}
-		case "/pf-cred":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Methods", "PUT")
-		case "/pf-authstar":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Headers", "*")
-		case "/redir":
-			http.Redirect(w, r, "/none", http.StatusFound)
-		case "/redir-to-bare":
-			h.Set("Access-Control-Allow-Origin", o)
-			http.Redirect(w, r, "/none", http.StatusFound)
-		case "/redir-away":
-			h.Set("Access-Control-Allow-Origin", o)
-			http.Redirect(w, r, elsewhere+"/echo", http.StatusFound)
-		case "/pf-redir-away":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Methods", "PUT")
-			if !preflight {
-				http.Redirect(w, r, elsewhere+"/pf-redir-away", http.StatusTemporaryRedirect)
-			}
-		case "/echo":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Methods", "PUT, PATCH, DELETE")
-			h.Set("Access-Control-Allow-Headers", "x-foo")
-		case "/wild":
-			h.Set("Access-Control-Allow-Origin", o)
-			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Set("Access-Control-Allow-Methods", "*")
-			h.Set("Access-Control-Allow-Headers", "*")
-		}
-	}))
-	defer api.Close()
-	type jsCase struct {
-		Path string `json:"path"`
-		Init jsInit `json:"init"`
-	}
-	var js []jsCase
-	for _, c := range cases {
-		js = append(js, jsCase{c.path, c.init})
-	}
-	script, err := json.Marshal(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `<!doctype html><script>
-(async () => {
-  for (const c of %s) {
-    try { await fetch(%q + c.path, c.init); console.log("RESULT allowed"); }
-    catch (e) { console.log("RESULT blocked"); }
-  }
-})();
-</script>`, script, api.URL)
-	}))
-	defer page.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--enable-features=CorsNonWildcardRequestHeadersSupport", "--user-data-dir="+t.TempDir(),
-		"--enable-logging=stderr", "--v=0", "--virtual-time-budget=30000", "--dump-dom", page.URL)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	// Each RESULT line closes one case; the CORS lines before it are its own.
-	console := regexp.MustCompile(`:INFO:CONSOLE:\d+\] "(.*)", source: `)
-	type browserResult struct {
-		code  int
-		lines []string
-	}
-	var results []browserResult
-	var pending []string
-	for _, m := range console.FindAllStringSubmatch(stderr.String(), -1) {
-		switch line := m[1]; line {
-		case "RESULT allowed", "RESULT blocked":
-			code := ExitAllowed
-			if line == "RESULT blocked" {
-				code = ExitBlocked
-			}
-			results = append(results, browserResult{code, pending})
-			pending = nil
-		default:
-			if strings.HasPrefix(line, "Access to fetch at") {
-				pending = append(pending, line)
-			}
+		{"", chromium}, {"chromium", chromium}, {"Chrome", chromium}, {"edge", chromium},
+		{"firefox", firefox}, {"FIREFOX", firefox}, {"safari", safari}, {"webkit", safari},
+	} {
+		if got, err := parseBrowser(tc.name); err != nil || got != tc.want {
+			t.Errorf("parseBrowser(%q) = %v, %v; want %v", tc.name, got, err, tc.want)
 		}
 	}
-	if len(results) != len(cases) {
-		t.Fatalf("chromium reported %d results for %d cases\n%s", len(results), len(cases), stderr.String())
+	if _, err := parseBrowser("opera"); err == nil || !strings.Contains(err.Error(), "chromium, firefox, safari") {
+		t.Errorf("parseBrowser(opera) = %v; want an error listing the browsers", err)
 	}
-	for i, c := range cases {
-		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
-			in := c.in
-			in.URL, in.Origin = api.URL+c.path, page.URL
-			code, out, err := run(t, in)
-			if err != nil {
-				t.Fatalf("check: %v\n%s", err, out)
-			}
-			var lines []string
-			for _, l := range strings.Split(out, "\n") {
-				if s, ok := strings.CutPrefix(l, "console: "); ok {
-					lines = append(lines, s)
-				}
-			}
-			if code != results[i].code || !slices.Equal(lines, results[i].lines) {
-				t.Errorf("check: exit %d, console %q\nchromium: exit %d, console %q\nreport:\n%s",
-					code, lines, results[i].code, results[i].lines, out)
-			}
-		})
+}
+
+func TestMaxAgeNoteNamesEachBrowsersCap(t *testing.T) {
+	for _, tc := range []struct {
+		b      browser
+		values []string
+		want   string
+	}{
+		{chromium, []string{"86400"}, "Chromium caps it at 7200 s"},
+		{firefox, []string{"100000"}, "Firefox caps it at 86400 s"},
+		{safari, []string{"601"}, "Safari caps it at 600 s"},
+		{safari, []string{"600"}, "Safari reuses this answer for 600 s"},
+		{firefox, nil, "Firefox reuses this answer for 5 s (Firefox ESR 153 caches it from its third preflight"},
+		{chromium, []string{"0"}, "preflights every request"},
+	} {
+		if got := tc.b.maxAgeNote(tc.values); !strings.Contains(got, tc.want) {
+			t.Errorf("%v.maxAgeNote(%q) = %q; want it to say %q", tc.b, tc.values, got, tc.want)
+		}
 	}
 }

@@ -32,8 +32,10 @@ type runner struct {
 	w      io.Writer
 	client *http.Client
 	plan   *plan
-	step   int
-	caddy  bool // a response said "Server: Caddy": phrase fixes as Caddyfile
+	// browser is the engine whose console lines the check prints.
+	browser browser
+	step    int
+	caddy   bool // a response said "Server: Caddy": phrase fixes as Caddyfile
 	// initial is the URL fetch() was called with, for console lines.
 	initial string
 	// tainted is set once a redirect made the browser send "Origin: null".
@@ -153,6 +155,9 @@ func (c *runner) follow(h *hop, resp *http.Response, loc string, redirects int) 
 	}
 	if redirects > maxRedirects {
 		c.printf("verdict: BLOCKED (network error, net::ERR_TOO_MANY_REDIRECTS): more than %d redirects\n", maxRedirects)
+		for _, line := range c.browser.tooManyRedirects(urlString(h.url)) {
+			c.printf("console: %s\n", line)
+		}
 		return false
 	}
 	if next.User != nil {
@@ -235,7 +240,7 @@ func (c *runner) preflightIfNeeded(h *hop, first bool) (int, error) {
 		ok = append(ok, strings.Join(unsafe, ", ")+" allowed by Access-Control-Allow-Headers")
 	}
 	c.printf("verdict: preflight passed (%s; %s)\n", c.originGrant(resp.Header), strings.Join(ok, "; "))
-	c.printf("cache: %s\n", maxAgeNote(resp.Header.Values("Access-Control-Max-Age")))
+	c.printf("cache: %s\n", c.browser.maxAgeNote(resp.Header.Values("Access-Control-Max-Age")))
 	c.warnings(resp, h.origin)
 	return ExitAllowed, nil
 }
@@ -305,7 +310,7 @@ func (c *runner) roundTrip(method string, hp *hop, h http.Header, body bool) (*h
 	resp, err := c.client.Do(req)
 	if err != nil {
 		c.printf("network error: %v\n", err)
-		c.printf("(fetch() would reject with \"TypeError: Failed to fetch\"; that is no CORS verdict)\n")
+		c.printf("(fetch() would reject with %q; that is no CORS verdict)\n", c.browser.fetchError())
 		return nil, fmt.Errorf("%s %s: %w", method, urlString(u), err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
@@ -343,13 +348,15 @@ func (c *runner) warnings(resp *http.Response, origin string) {
 // fail prints a failure: verdict, console line and what to change.
 func (c *runner) fail(f failure, last string, resp *http.Response) {
 	c.printf("verdict: BLOCKED\n")
-	c.printf("console: %s\n", consoleMessage(f, c.initial, last, c.plan.origin))
+	for _, line := range c.browser.console(f, c.initial, last, c.plan.origin, resp) {
+		c.printf("console: %s\n", line)
+	}
 	if n := len(resp.Header.Values("Access-Control-Allow-Origin")); n > 1 {
 		c.printf("warning: the response carries %d Access-Control-Allow-Origin headers: two layers (a proxy or CDN and the application, or two middlewares) both add CORS headers.\n", n)
 	}
 	if f.kind == headerDisallowed && f.hint == "authorization" &&
 		hasWildcard(resp.Header, "Access-Control-Allow-Headers") {
-		c.printf("note: Chromium 156 still lets this through by default (the standard's rule sits behind --enable-features=CorsNonWildcardRequestHeadersSupport), but the Fetch standard never lets \"*\" cover Authorization: do not rely on it.\n")
+		c.printf("note: %s\n", c.browser.authorizationNote())
 	}
 	c.printf("fix: %s\n", c.fix(f, resp))
 }
@@ -357,7 +364,7 @@ func (c *runner) fail(f failure, last string, resp *http.Response) {
 // blocked prints the end of a refused check.
 func (c *runner) blocked() (int, error) {
 	c.printf("\n== Result: BLOCKED ==\n")
-	c.printf("fetch() rejects with \"TypeError: Failed to fetch\"; the script sees no status, headers or body.\n")
+	c.printf("fetch() rejects with %q; the script sees no status, headers or body.\n", c.browser.fetchError())
 	if !c.sent && c.step > 0 {
 		c.printf("Only the preflight was sent: the request itself never reached the server.\n")
 	}

@@ -1,11 +1,9 @@
 package check
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/caddy-cors/cors/internal/fetch"
@@ -35,6 +33,7 @@ const (
 type failure struct {
 	kind      kind
 	hint      string // the value Chromium quotes (header value, method, name)
+	spelled   string // a refused header's name as the script wrote it (WebKit quotes that)
 	preflight bool   // found on the preflight response
 }
 
@@ -75,18 +74,6 @@ func (f failure) detail() string {
 		return "Redirect location '" + f.hint + "' contains a username and password, which is disallowed for cross-origin requests."
 	}
 	return "unknown failure"
-}
-
-// consoleMessage is the line Chromium writes to the console for f.
-func consoleMessage(f failure, initialURL, lastURL, origin string) string {
-	var b strings.Builder
-	b.WriteString("Access to fetch at '" + lastURL + "' ")
-	if initialURL != lastURL {
-		b.WriteString("(redirected from '" + initialURL + "') ")
-	}
-	b.WriteString("from origin '" + origin + "' has been blocked by CORS policy: ")
-	b.WriteString(f.detail())
-	return b.String()
 }
 
 // hasWildcard reports whether the list header name contains "*".
@@ -161,7 +148,7 @@ func preflightFailure(resp *http.Response, origin, method string, headers []fetc
 		// A wildcard covers every name but Authorization.
 		for _, h := range headers {
 			if strings.EqualFold(h.Name, "authorization") && !listed("authorization") {
-				return &failure{kind: headerDisallowed, hint: "authorization", preflight: true}
+				return &failure{kind: headerDisallowed, hint: "authorization", spelled: h.Name, preflight: true}
 			}
 		}
 		return nil
@@ -169,7 +156,14 @@ func preflightFailure(resp *http.Response, origin, method string, headers []fetc
 	unsafe, _ := fetch.UnsafeHeaderNames(headers)
 	for _, name := range unsafe {
 		if !listed(name) {
-			return &failure{kind: headerDisallowed, hint: name, preflight: true}
+			f := &failure{kind: headerDisallowed, hint: name, spelled: name, preflight: true}
+			for _, h := range headers {
+				if strings.EqualFold(h.Name, name) {
+					f.spelled = h.Name
+					break
+				}
+			}
+			return f
 		}
 	}
 	return nil
@@ -199,21 +193,4 @@ func exposedHeaders(h http.Header, credentials bool) (readable, hidden []string)
 	slices.Sort(readable)
 	slices.Sort(hidden)
 	return readable, hidden
-}
-
-// maxAgeNote explains how long Chromium caches a passed preflight.
-func maxAgeNote(values []string) string {
-	if len(values) == 0 {
-		return "no Access-Control-Max-Age: Chromium reuses this answer for 5 s"
-	}
-	n, err := strconv.ParseInt(strings.Join(values, ", "), 10, 64)
-	switch {
-	case err != nil:
-		return fmt.Sprintf("Access-Control-Max-Age %q is not a number: Chromium reuses this answer for 5 s", strings.Join(values, ", "))
-	case n <= 0:
-		return fmt.Sprintf("Access-Control-Max-Age %d: the browser preflights every request", n)
-	case n > 7200:
-		return fmt.Sprintf("Access-Control-Max-Age %d: Chromium caps it at 7200 s (WebKit at 600 s)", n)
-	}
-	return fmt.Sprintf("Access-Control-Max-Age %d: the browser reuses this answer for %d s", n, n)
 }
