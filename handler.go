@@ -25,12 +25,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if p.reportOnly {
 		// Report-only changes nothing: the response, preflight or not, is
 		// the next handler's alone; the writer compares it with d.
-		if o := r.Header["Origin"]; len(o) != 1 {
+		o := r.Header["Origin"]
+		if len(o) != 1 {
 			return next.ServeHTTP(w, r)
-		} else {
-			d.reqOrigin = o[0]
 		}
-		d.preflightStatus = status
+		d.request = &question{kind: kindActual, origin: o[0]}
+		if status != 0 {
+			d.request.kind, d.request.status = kindPreflight, status
+			d.request.method = r.Header.Get("Access-Control-Request-Method")
+			d.request.headers = r.Header["Access-Control-Request-Headers"]
+		}
 		return d.serve(w, r, next)
 	}
 	if status == 0 || p.passthrough {
@@ -233,10 +237,8 @@ type decision struct {
 	method string // Access-Control-Allow-Methods, when the policy cannot name its methods
 	names  string // Access-Control-Allow-Headers, when the policy cannot name its headers
 
-	// In report-only mode: the request's one Origin line, and for a
-	// preflight the status the module would answer with.
-	reqOrigin       string
-	preflightStatus int
+	// In report-only mode, what the answers are judged against.
+	request *question
 
 	// out holds the values handed to the header map: one per header sent,
 	// in the order of ownedHeaders, then Vary. A later handler may change

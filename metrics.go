@@ -102,6 +102,9 @@ func newReportCounters(ctx caddy.Context) (*reportCounters, error) {
 	rc := new(reportCounters)
 	for k := range numKinds {
 		for d := diffGrant; d < numDifferences; d++ {
+			if only := d.onlyFor(); only != numKinds && only != k {
+				continue // this kind of request never differs so
+			}
 			rc.c[k][d] = vec.WithLabelValues(k.String(), d.String())
 		}
 	}

@@ -13,32 +13,73 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// TestJudgeDifferences pins each difference kind, in both directions.
+// TestJudgeDifferences pins each difference kind, in both directions, as a
+// browser would judge each answer.
 func TestJudgeDifferences(t *testing.T) {
 	const o = "https://app.example.com"
-	ans := func(kv ...string) answer { return viewOf(hdrOf(kv...)) }
+	acao, vary := "Access-Control-Allow-Origin", "Vary"
+	ans := func(kv ...string) answer { a := viewOf(hdrOf(kv...)); a.ok = true; return a }
+	notOK := func(a answer) answer { a.ok = false; return a }
+	actual := &question{kind: kindActual, origin: o}
+	pf := func(method string, headers ...string) *question {
+		return &question{kind: kindPreflight, origin: o, method: method, headers: headers}
+	}
 	tests := []struct {
-		name          string
-		resp, pol     answer
-		respOK, polOK bool
-		want          difference
+		name      string
+		resp, pol answer
+		q         *question
+		want      finding
 	}{
-		{"AgreeGrant", ans("Access-Control-Allow-Origin", o, "Vary", "Origin"), ans("Access-Control-Allow-Origin", o), true, true, diffNone},
-		{"AgreeRefusal", ans(), ans(), true, true, diffNone},
-		{"ResponseGrantsStar", ans("Access-Control-Allow-Origin", "*"), ans(), true, true, diffGrant},
-		{"ResponseRefuses", ans(), ans("Access-Control-Allow-Origin", o), true, true, diffRefusal},
-		{"ResponseAddsCredentials", ans("Access-Control-Allow-Origin", o, "access-control-allow-credentials", "true", "Vary", "Origin"), ans("Access-Control-Allow-Origin", o), true, true, diffCredentials},
-		{"ResponseDropsCredentials", ans("Access-Control-Allow-Origin", o, "Vary", "Origin"), ans("Access-Control-Allow-Origin", o, "Access-Control-Allow-Credentials", "true"), true, true, diffCredentials},
-		{"MissingVary", ans("Access-Control-Allow-Origin", o), ans("Access-Control-Allow-Origin", o), true, true, diffVary},
-		{"StarWithCredentials", ans("Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "true"), ans("Access-Control-Allow-Origin", o), true, true, diffInvalid},
-		{"TwoOrigins", ans("Access-Control-Allow-Origin", o, "Access-Control-Allow-Origin", o), ans("Access-Control-Allow-Origin", o), true, true, diffInvalid},
-		{"CommaList", ans("Access-Control-Allow-Origin", o+", https://b.com"), ans(), true, true, diffInvalid},
-		{"PreflightNotOK", ans("Access-Control-Allow-Origin", o, "Vary", "Origin"), ans("Access-Control-Allow-Origin", o), false, true, diffRefusal},
+		{"AgreeGrant", ans(acao, o, vary, "Origin"), ans(acao, o), actual, finding{}},
+		{"AgreeRefusal", ans(), ans(), actual, finding{}},
+		{"ResponseGrantsStar", ans(acao, "*"), ans(), actual, finding{diff: diffGrant}},
+		{"ResponseRefuses", ans(), ans(acao, o), actual, finding{diff: diffRefusal}},
+		{"ResponseAddsCredentials", ans(acao, o, "access-control-allow-credentials", "true", vary, "Origin"), ans(acao, o), actual, finding{diff: diffCredentials}},
+		{"ResponseDropsCredentials", ans(acao, o, vary, "Origin"), ans(acao, o, "Access-Control-Allow-Credentials", "true"), actual, finding{diff: diffCredentials}},
+		{"MissingVary", ans(acao, o), ans(acao, o), actual, finding{diff: diffVary}},
+		{"VaryStarCounts", ans(acao, o, vary, "*"), ans(acao, o), actual, finding{}},
+		{"StarWithCredentials", ans(acao, "*", "Access-Control-Allow-Credentials", "true"), ans(acao, o), actual, finding{diff: diffInvalid}},
+		{"TwoOrigins", ans(acao, o, acao, o), ans(acao, o), actual, finding{diff: diffInvalid}},
+		{"TwoSpellings", ans(acao, o, "access-control-allow-origin", o), ans(acao, o), actual, finding{diff: diffInvalid}},
+		{"CommaList", ans(acao, o+", https://b.com"), ans(), actual, finding{diff: diffInvalid}},
+		{"ResponseExposesMore", ans(acao, o, vary, "Origin", "Access-Control-Expose-Headers", "X-Total, X-Page", "X-Total", "1"), ans(acao, o, "Access-Control-Expose-Headers", "X-Page"), actual, finding{diffExposed, "X-Total"}},
+		{"ResponseExposesLess", ans(acao, o, vary, "Origin"), ans(acao, o, "Access-Control-Expose-Headers", "X-Page"), actual, finding{diffExposed, "X-Page"}},
+		{"ExposedInOtherCaseAgree", ans(acao, o, vary, "Origin", "Access-Control-Expose-Headers", "x-page"), ans(acao, o, "Access-Control-Expose-Headers", "X-Page"), actual, finding{}},
+		{"ExposingSafelistedIsNoDifference", ans(acao, o, vary, "Origin", "Access-Control-Expose-Headers", "Content-Type", "Content-Type", "text/plain"), ans(acao, o), actual, finding{}},
+		{"ExposedStarWithCredentialsIsAName", ans(acao, o, vary, "Origin", "Access-Control-Allow-Credentials", "true", "Access-Control-Expose-Headers", "*", "X-Total", "1"), ans(acao, o, "Access-Control-Allow-Credentials", "true"), actual, finding{}},
+		{"ExposedStarWithoutCredentialsExposesAll", ans(acao, o, vary, "Origin", "Access-Control-Expose-Headers", "*", "X-Total", "1"), ans(acao, o), actual, finding{diffExposed, "X-Total"}},
+
+		{"PreflightAgree", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT"), ans(acao, o, "Access-Control-Allow-Methods", "GET, PUT"), pf("PUT"), finding{}},
+		{"PreflightNotOK", notOK(ans(acao, o, vary, "Origin")), ans(acao, o), pf("PUT"), finding{diff: diffRefusal}},
+		{"PolicyPreflightNotOK", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT"), notOK(ans()), pf("PUT"), finding{diff: diffGrant}},
+		{"ResponseAllowsMethod", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "GET, DELETE"), ans(acao, o, "Access-Control-Allow-Methods", "GET, PUT"), pf("DELETE"), finding{diffMethods, "DELETE"}},
+		{"ResponseRefusesMethod", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "GET"), ans(acao, o, "Access-Control-Allow-Methods", "GET, PUT"), pf("PUT"), finding{diffMethods, "PUT"}},
+		{"MethodStarCovers", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "*"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{}},
+		{"MethodStarWithCredentialsIsAName", ans(acao, o, vary, "Origin", "Access-Control-Allow-Credentials", "true", "Access-Control-Allow-Methods", "*"), ans(acao, o, "Access-Control-Allow-Credentials", "true", "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{diffMethods, "PUT"}},
+		{"MethodCaseMatters", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "patch"), ans(acao, o, "Access-Control-Allow-Methods", "PATCH"), pf("PATCH"), finding{diffMethods, "PATCH"}},
+		{"UnparsableMethodsRefuse", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT;"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{diffMethods, "PUT"}},
+		{"ResponseAllowsHeader", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "*"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "content-type"), pf("PUT", "content-type,x-token"), finding{diffHeaders, "x-token"}},
+		{"ResponseRefusesHeader", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "Content-Type"), pf("PUT", "content-type"), finding{diffHeaders, "content-type"}},
+		{"StarNeverCoversAuthorization", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "*"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "authorization"), pf("PUT", "authorization"), finding{diffHeaders, "authorization"}},
+		{"HeaderCaseDoesNotMatter", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "X-Token"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "x-token"), pf("PUT", "x-token"), finding{}},
+		{"MaxAgeDiffers", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "86400"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "600"), pf("PUT"), finding{diff: diffMaxAge}},
+		{"MaxAgeDefaultIsFive", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "5"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{}},
+		{"MaxAgeNotANumberIsFive", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "ten"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{}},
+		{"PreflightMissingVary", ans(acao, o, "Access-Control-Allow-Methods", "PUT"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{diff: diffVary}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judge(&tt.resp, &tt.pol, o, tt.respOK, tt.polOK); got != tt.want {
-				t.Errorf("judge = %v, want %v", got, tt.want)
+			hdr := http.Header{}
+			for h, lines := range tt.resp.lines {
+				if lines != nil {
+					hdr[ownedHeaders[h]] = lines
+				}
+			}
+			if tt.name == "ResponseExposesMore" || strings.HasPrefix(tt.name, "Exposed") {
+				hdr["X-Total"] = []string{"1"}
+			}
+			if got := judge(&tt.resp, &tt.pol, tt.q, hdr); got != tt.want {
+				t.Errorf("judge = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
@@ -57,13 +98,16 @@ func TestReportRateLimit(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	now := time.Unix(0, 0)
 	rp := &reporter{logger: zap.New(core), now: func() time.Time { return now }}
-	rp.report(kindActual, "https://a.com", diffGrant, "r", "p")
-	rp.report(kindActual, "https://a.com", diffGrant, "r", "p")
-	rp.report(kindActual, "https://b.com", diffGrant, "r", "p")
+	a, b := &question{kind: kindActual, origin: "https://a.com"}, &question{kind: kindActual, origin: "https://b.com"}
+	var resp, pol answer
+	rp.report(a, finding{diff: diffGrant}, &resp, &pol)
+	rp.report(a, finding{diff: diffGrant}, &resp, &pol)
+	rp.report(a, finding{diffExposed, "X-Other"}, &resp, &pol)
+	rp.report(b, finding{diff: diffGrant}, &resp, &pol)
 	now = now.Add(time.Minute)
-	rp.report(kindActual, "https://a.com", diffGrant, "r", "p")
-	if n := logs.Len(); n != 3 {
-		t.Errorf("%d lines logged, want 3", n)
+	rp.report(a, finding{diff: diffGrant}, &resp, &pol)
+	if n := logs.Len(); n != 4 {
+		t.Errorf("%d lines logged, want 4", n)
 	}
 }
 

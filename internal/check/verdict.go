@@ -137,34 +137,19 @@ func preflightFailure(resp *http.Response, origin, method string, headers []fetc
 	if !ok {
 		return &failure{kind: invalidAllowHeaders, preflight: true}
 	}
-	if !fetch.IsSafelistedMethod(method) && !slices.Contains(methods, method) &&
-		(credentials || !slices.Contains(methods, "*")) {
+	if !fetch.MethodAllowed(methods, method, credentials) {
 		return &failure{kind: methodDisallowed, hint: method, preflight: true}
 	}
-	listed := func(name string) bool {
-		return slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, name) })
-	}
-	if !credentials && slices.Contains(allowed, "*") {
-		// A wildcard covers every name but Authorization.
-		for _, h := range headers {
-			if strings.EqualFold(h.Name, "authorization") && !listed("authorization") {
-				return &failure{kind: headerDisallowed, hint: "authorization", spelled: h.Name, preflight: true}
-			}
-		}
-		return nil
-	}
 	unsafe, _ := fetch.UnsafeHeaderNames(headers)
-	for _, name := range unsafe {
-		if !listed(name) {
-			f := &failure{kind: headerDisallowed, hint: name, spelled: name, preflight: true}
-			for _, h := range headers {
-				if strings.EqualFold(h.Name, name) {
-					f.spelled = h.Name
-					break
-				}
+	if name, refused := fetch.RefusedHeader(allowed, unsafe, credentials); refused {
+		f := &failure{kind: headerDisallowed, hint: name, spelled: name, preflight: true}
+		for _, h := range headers {
+			if strings.EqualFold(h.Name, name) {
+				f.spelled = h.Name
+				break
 			}
-			return f
 		}
+		return f
 	}
 	return nil
 }
@@ -183,7 +168,7 @@ func exposedHeaders(h http.Header, credentials bool) (readable, hidden []string)
 		if strings.HasPrefix(lower, "access-control-") {
 			continue // the protocol's own headers: nobody needs to read them
 		}
-		if all || slices.ContainsFunc(fetch.SafelistedResponseHeaders, func(s string) bool { return strings.EqualFold(s, name) }) ||
+		if all || fetch.IsSafelistedResponseHeader(name) ||
 			slices.ContainsFunc(exposed, func(s string) bool { return strings.EqualFold(s, name) }) {
 			readable = append(readable, name)
 		} else {

@@ -59,6 +59,13 @@ func NextElement(list string) (elem, rest string) {
 // any element that is not a token makes the whole field unparsable (ok is
 // false), which fails the preflight.
 func ParseTokenList(lines []string) (list []string, ok bool) {
+	return AppendTokenList(nil, lines)
+}
+
+// AppendTokenList is ParseTokenList appending to dst, so that a caller with
+// a small array of its own parses a list without allocating.
+func AppendTokenList(dst, lines []string) (list []string, ok bool) {
+	list = dst
 	for _, line := range lines {
 		for line != "" {
 			var e string
