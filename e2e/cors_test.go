@@ -665,6 +665,37 @@ var scenarios = []scenario{
 		console: refusedMethod("PUT"),
 	},
 
+	// Report-only mode in front of the same backend: the page reads
+	// exactly what the backend decides, whatever the policy would do.
+	{
+		name: "in report-only mode the page reads what the backend grants, though the policy would refuse it",
+		api: `cors http://other.example.test:{{.AppPort}} {
+				report_only
+			}
+			reverse_proxy {{.Backend}}`,
+		js: `return [
+				await probe(API + "/x"),
+				await probe(API + "/x", {method: "PUT", body: "d"}),
+			]`,
+		want: []want{
+			{status: 200, body: "from backend", headers: map[string]string{"X-Backend": "yes"}},
+			{status: 200, body: "from backend", headers: map[string]string{"X-Backend": "yes"}},
+		},
+		log: []string{"GET /x 200", "OPTIONS /x 204", "PUT /x 200"},
+	},
+	{
+		name: "in report-only mode the page is refused what the backend refuses, though the policy would grant it",
+		api: `cors {{.AppOrigin}} {
+				allow_credentials
+				report_only
+			}
+			reverse_proxy {{.Backend}}`,
+		js: `document.cookie = "sid=abc; domain=example.test; path=/";
+			return probe(API + "/x", {credentials: "include"})`,
+		want: []want{{blocked: true}},
+		log:  []string{"GET /x 200"},
+	},
+
 	// Redirects: the browser checks CORS on the redirect response too.
 	{
 		name: "a simple GET follows redir and the final response is readable",
