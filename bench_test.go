@@ -1,12 +1,15 @@
 package cors
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Timing claims live here, never in tests. Compare sub-benchmarks of one run:
@@ -64,7 +67,7 @@ func BenchmarkHostile(b *testing.B) {
 	requests[3].header["Access-Control-Request-Headers"] = strings.Split(strings.Repeat("content-type\n", 4096), "\n")
 	for _, tc := range requests {
 		b.Run("request="+tc.name, func(b *testing.B) {
-			serveN(b, h, "OPTIONS", tc.header)
+			serveN(b, h, "OPTIONS", tc.header, nopNext)
 		})
 	}
 }
@@ -75,19 +78,19 @@ func BenchmarkServeHTTP(b *testing.B) {
 	h.logger = infoLogger()
 	for _, tc := range servedRequests {
 		b.Run(tc.name, func(b *testing.B) {
-			serveN(b, h, tc.method, tc.header)
+			serveN(b, h, tc.method, tc.header, nopNext)
 		})
 	}
 }
 
-func serveN(b *testing.B, h *Handler, method string, header http.Header) {
+func serveN(b *testing.B, h *Handler, method string, header http.Header, next caddyhttp.Handler) {
 	req := httptest.NewRequest(method, "/", nil)
 	req.Header = header
 	w := &discardWriter{h: make(http.Header)}
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)
-		h.ServeHTTP(w, req, nopNext)
+		h.ServeHTTP(w, req, next)
 	}
 }
 
@@ -127,7 +130,7 @@ func BenchmarkPolicySize(b *testing.B) {
 				if rq.name == "preflight" {
 					method = "OPTIONS"
 				}
-				serveN(b, h, method, rq.header)
+				serveN(b, h, method, rq.header, nopNext)
 				b.ReportMetric(float64(provision.Microseconds())/1e3, "provision-ms")
 				b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 			})
@@ -137,16 +140,19 @@ func BenchmarkPolicySize(b *testing.B) {
 
 // BenchmarkReportOnly compares report-only mode with the normal mode on an
 // allowed actual request and an allowed preflight: report-only must cost at
-// most twice as much.
+// most twice as much. The application behind either sends nothing (report
+// -only then finds a difference on every request) or exactly the headers the
+// policy would (report-only then judges every part of both answers).
 //
 //	go test -run '^$' -bench BenchmarkReportOnly -benchmem -count 8 . | benchstat -col /mode -
 func BenchmarkReportOnly(b *testing.B) {
 	report := typicalPolicy
 	report.ReportOnly, report.PreflightStatus, report.PreflightPassthrough = true, 0, false
+	normal := provisioned(b, typicalPolicy)
 	modes := []struct {
 		name string
 		h    *Handler
-	}{{"normal", provisioned(b, typicalPolicy)}, {"report", provisioned(b, report)}}
+	}{{"normal", normal}, {"report", provisioned(b, report)}}
 	requests := []struct {
 		name, method string
 		header       http.Header
@@ -155,11 +161,26 @@ func BenchmarkReportOnly(b *testing.B) {
 		{"preflight", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "content-type")},
 	}
 	for _, rq := range requests {
-		for _, m := range modes {
-			m.h.logger = infoLogger()
-			b.Run("request="+rq.name+"/mode="+m.name, func(b *testing.B) {
-				serveN(b, m.h, rq.method, rq.header)
-			})
+		// What the policy answers, for an application that agrees.
+		req := httptest.NewRequest(rq.method, "/", nil)
+		req.Header = rq.header
+		rec := httptest.NewRecorder()
+		normal.ServeHTTP(rec, req, nopNext)
+		agreed := rec.Header()
+		agreeing := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			maps.Copy(w.Header(), agreed)
+			return nil
+		})
+		for _, app := range []struct {
+			name string
+			next caddyhttp.Handler
+		}{{"silent", nopNext}, {"agreeing", agreeing}} {
+			for _, m := range modes {
+				m.h.logger = infoLogger()
+				b.Run("request="+rq.name+"/app="+app.name+"/mode="+m.name, func(b *testing.B) {
+					serveN(b, m.h, rq.method, rq.header, app.next)
+				})
+			}
 		}
 	}
 }

@@ -29,16 +29,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if len(o) != 1 {
 			return next.ServeHTTP(w, r)
 		}
-		d.request = &question{kind: kindActual, origin: o[0]}
+		q := question{kind: kindActual, origin: o[0]}
 		if status != 0 {
-			d.request.kind, d.request.status = kindPreflight, status
-			d.request.method = r.Header.Get("Access-Control-Request-Method")
-			d.request.headers = r.Header["Access-Control-Request-Headers"]
+			q.kind, q.status = kindPreflight, status
+			q.method = r.Header["Access-Control-Request-Method"][0] // decide saw it
+			q.headers = r.Header["Access-Control-Request-Headers"]
 		}
-		return d.serve(w, r, next)
+		return d.serve(w, r, next, &q)
 	}
 	if status == 0 || p.passthrough {
-		return d.serve(w, r, next)
+		return d.serve(w, r, next, nil)
 	}
 	d.enforce(w.Header())
 	w.WriteHeader(status)
@@ -237,9 +237,6 @@ type decision struct {
 	method string // Access-Control-Allow-Methods, when the policy cannot name its methods
 	names  string // Access-Control-Allow-Headers, when the policy cannot name its headers
 
-	// In report-only mode, what the answers are judged against.
-	request *question
-
 	// out holds the values handed to the header map: one per header sent,
 	// in the order of ownedHeaders, then Vary. A later handler may change
 	// them in place; the decision above stays as it was.
@@ -404,9 +401,12 @@ func (d *decision) mergeVary(hdr http.Header) {
 // The writer is pooled: like any ResponseWriter it is not used once
 // ServeHTTP returns, and the values in the header map belong to the
 // decision, not to the writer.
-func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, q *question) error {
 	cw := writerPool.Get().(*corsWriter)
 	cw.ResponseWriter, cw.d = w, *d
+	if q != nil {
+		cw.q = *q // in the pooled writer: report-only allocates nothing more
+	}
 	returned := false
 	defer func() {
 		if !returned {
@@ -439,6 +439,7 @@ var writerPool = sync.Pool{New: func() any { return new(corsWriter) }}
 type corsWriter struct {
 	caddyhttp.ResponseWriterWrapper
 	d           decision
+	q           question // in report-only mode, what the answers are judged against
 	wroteHeader bool
 }
 
@@ -462,7 +463,7 @@ func (cw *corsWriter) WriteHeader(status int) {
 // compares the response with the decision, once.
 func (cw *corsWriter) final(status int) {
 	cw.wroteHeader = true
-	cw.d.compare(cw.Header(), status)
+	cw.d.compare(&cw.q, cw.Header(), status)
 }
 
 // settle enforces the decision on a response that did not go through

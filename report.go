@@ -26,7 +26,7 @@ type answer struct {
 
 func viewOf(hdr http.Header) (a answer) {
 	for k, v := range hdr {
-		if strings.EqualFold(k, "Vary") {
+		if k == "Vary" || len(k) == len("Vary") && strings.EqualFold(k, "Vary") {
 			a.vary = a.vary || fetch.ListContains(v, "Origin", true)
 			continue
 		}
@@ -181,7 +181,8 @@ func judge(resp, pol *answer, rq *question, respHdr http.Header) finding {
 		if f := judgePreflight(resp, pol, rq, rc); f.diff != diffNone {
 			return f
 		}
-	} else {
+	} else if !slices.Equal(resp.lines[hExposeHeaders], pol.lines[hExposeHeaders]) {
+		// (The same field lines expose the same headers.)
 		for name := range respHdr {
 			if resp.exposes(name, rc) != pol.exposes(name, rc) && exposable(name) {
 				return finding{diffExposed, name}
@@ -210,11 +211,18 @@ func exposable(name string) bool {
 		(len(name) < len("access-control-") || !strings.EqualFold(name[:len("access-control-")], "access-control-"))
 }
 
+// judgePreflight compares what two preflight answers that both grant the
+// origin let through. The same field lines judge the same, so most of an
+// agreeing answer is never parsed.
 func judgePreflight(resp, pol *answer, rq *question, credentials bool) finding {
-	if resp.refusedMethod(rq.method, credentials) != pol.refusedMethod(rq.method, credentials) {
+	same := func(h int) bool { return slices.Equal(resp.lines[h], pol.lines[h]) }
+	if !same(hAllowMethods) && resp.refusedMethod(rq.method, credentials) != pol.refusedMethod(rq.method, credentials) {
 		return finding{diffMethods, rq.method}
 	}
 	for _, line := range rq.headers {
+		if same(hAllowHeaders) {
+			break
+		}
 		for rest := line; rest != ""; {
 			var name string
 			name, rest = fetch.NextElement(rest)
@@ -223,7 +231,7 @@ func judgePreflight(resp, pol *answer, rq *question, credentials bool) finding {
 			}
 		}
 	}
-	if !resp.refusedMethod(rq.method, credentials) && resp.maxAge() != pol.maxAge() {
+	if !same(hMaxAge) && !resp.refusedMethod(rq.method, credentials) && resp.maxAge() != pol.maxAge() {
 		return finding{diff: diffMaxAge}
 	}
 	return finding{}
@@ -355,9 +363,8 @@ func (rp *reporter) report(rq *question, f finding, resp, pol *answer) {
 }
 
 // compare judges the response header hdr, sent with status, against the
-// decision, and reports a difference.
-func (d *decision) compare(hdr http.Header, status int) {
-	rq := d.request
+// decision for the request rq, and reports a difference.
+func (d *decision) compare(rq *question, hdr http.Header, status int) {
 	resp := viewOf(hdr)
 	var pol answer
 	var vals [numOwned]string

@@ -40,5 +40,9 @@ func RefusedHeader(allowed, unsafe []string, credentials bool) (name string, ref
 // IsSafelistedResponseHeader reports whether a script reads the response
 // header name whatever Access-Control-Expose-Headers says.
 func IsSafelistedResponseHeader(name string) bool {
+	switch name {
+	case "Cache-Control", "Content-Language", "Content-Length", "Content-Type", "Expires", "Last-Modified", "Pragma":
+		return true // the spelling of Go's header maps, without a case fold
+	}
 	return slices.ContainsFunc(SafelistedResponseHeaders, func(s string) bool { return strings.EqualFold(s, name) })
 }
