@@ -62,17 +62,26 @@ const warmThenLater = `const r = [];
 			r.push(await probe(API + "/x", {method: "PUT", body: "2"}));
 			return r`
 
-// firefoxWarmUp is what reaches the API from Firefox when a script makes
-// three requests of the same preflighted method to /x, then the requests
-// that follow: Firefox ESR 153 caches no preflight result for a URL before
-// its third preflight there (measured in this suite, whatever the
-// Access-Control-Max-Age), where Chromium and WebKit cache the first.
-func firefoxWarmUp(request string, after ...string) []string {
-	var log []string
-	for range 3 {
-		log = append(log, "OPTIONS /x 204", request)
+// firefoxWarmUp lists what may reach the API from Firefox when a script
+// makes three requests of the same preflighted method to /x, then the
+// requests that follow. Chromium and WebKit cache the first preflight;
+// Firefox ESR 153 caches from its first preflight for a URL in some runs
+// and only from its third in others, for the same scenario and whatever the
+// Access-Control-Max-Age (both seen in this suite), so any of the three may
+// be the one it keeps.
+func firefoxWarmUp(request string, after ...string) [][]string {
+	var logs [][]string
+	for preflights := 1; preflights <= 3; preflights++ {
+		var log []string
+		for i := range 3 {
+			if i < preflights {
+				log = append(log, "OPTIONS /x 204")
+			}
+			log = append(log, request)
+		}
+		logs = append(logs, append(log, after...))
 	}
-	return append(log, after...)
+	return logs
 }
 
 // TestCORS proves in Chromium every rule of docs/design.md a browser can observe.
@@ -187,7 +196,7 @@ var scenarios = []scenario{
 			{status: 200, body: "done DELETE"}, {status: 200, body: "done PATCH"},
 		},
 		log:    []string{"OPTIONS /x 204", "DELETE /x 200", "DELETE /x 200", "DELETE /x 200", "PATCH /x 200"},
-		logFor: map[string][]string{firefox: firefoxWarmUp("DELETE /x 200", "OPTIONS /x 204", "PATCH /x 200")},
+		logFor: map[string][][]string{firefox: firefoxWarmUp("DELETE /x 200", "OPTIONS /x 204", "PATCH /x 200")},
 	},
 	{
 		name: "an OPTIONS request from a script is passed on as an actual request after its preflight",
@@ -429,7 +438,7 @@ var scenarios = []scenario{
 		js:     warmThenLater,
 		want:   []want{{status: 200}, {status: 200}, {status: 200}, {status: 200}},
 		log:    []string{"OPTIONS /x 204", "PUT /x 200", "PUT /x 200", "PUT /x 200", "PUT /x 200"},
-		logFor: map[string][]string{firefox: firefoxWarmUp("PUT /x 200", "PUT /x 200")},
+		logFor: map[string][][]string{firefox: firefoxWarmUp("PUT /x 200", "PUT /x 200")},
 	},
 	{
 		name: "without max_age the browser preflights again after 5 s",
@@ -440,7 +449,7 @@ var scenarios = []scenario{
 		js:     warmThenLater,
 		want:   []want{{status: 200}, {status: 200}, {status: 200}, {status: 200}},
 		log:    []string{"OPTIONS /x 204", "PUT /x 200", "PUT /x 200", "PUT /x 200", "OPTIONS /x 204", "PUT /x 200"},
-		logFor: map[string][]string{firefox: firefoxWarmUp("PUT /x 200", "OPTIONS /x 204", "PUT /x 200")},
+		logFor: map[string][][]string{firefox: firefoxWarmUp("PUT /x 200", "OPTIONS /x 204", "PUT /x 200")},
 	},
 	{
 		name: "max_age 0 turns preflight caching off",

@@ -200,6 +200,20 @@ func (c *consoleLog) waitLine(want string) bool {
 	return err == nil
 }
 
+// waitQuiet waits until no line has come for d.
+func (c *consoleLog) waitQuiet(d time.Duration) {
+	for {
+		c.mu.Lock()
+		notify := c.notify
+		c.mu.Unlock()
+		select {
+		case <-notify:
+		case <-time.After(d):
+			return
+		}
+	}
+}
+
 // resultPrefix starts the console line on which a page reports its outcomes.
 const resultPrefix = "e2e-result "
 

@@ -72,21 +72,28 @@ func (b browser) console(f failure, initialURL, lastURL, origin string, resp *ht
 		if f.kind == preflightRedirect {
 			lines = append(lines, firefoxBlocked(lastURL)+"(Reason: CORS preflight response did not succeed). Status code: "+strconv.Itoa(resp.StatusCode)+".")
 		}
-		if f.preflight {
-			// The request the preflight was for fails too, and says so.
+		if f.preflight || refusedRedirect(f, resp) {
+			// The request the preflight was for fails too, and says so;
+			// so does a request whose redirect was refused.
 			lines = append(lines, firefoxDidNotSucceed(lastURL))
 		}
 		return lines
 	case safari:
 		msg := safariConsole(f, origin, resp)
-		if loc := resp.Header.Get("Location"); !f.preflight && resp.StatusCode/100 == 3 && loc != "" {
-			if next, err := resp.Request.URL.Parse(loc); err == nil {
+		if refusedRedirect(f, resp) {
+			if next, err := resp.Request.URL.Parse(resp.Header.Get("Location")); err == nil {
 				msg = "Cross-origin redirection to " + urlString(next) + " denied by Cross-Origin Resource Sharing policy: " + msg
 			}
 		}
 		return []string{msg, safariCannotLoad(lastURL)}
 	}
 	return []string{chromiumConsole(f, initialURL, lastURL, origin)}
+}
+
+// refusedRedirect tells whether f is the refusal of a redirect the
+// browser would otherwise have followed.
+func refusedRedirect(f failure, resp *http.Response) bool {
+	return !f.preflight && resp.StatusCode/100 == 3 && resp.Header.Get("Location") != ""
 }
 
 // tooManyRedirects is what the browser writes when a fetch redirects more
@@ -215,7 +222,7 @@ func (b browser) maxAgeNote(values []string) string {
 	limit := [...]int64{7200, 86400, 600}[b]
 	note := ""
 	if b == firefox {
-		note = " (Firefox ESR 153 caches it from its third preflight of a URL on)"
+		note = " (Firefox ESR 153 may first cache it only at its second or third preflight of a URL)"
 	}
 	if len(values) == 0 {
 		return fmt.Sprintf("no Access-Control-Max-Age: %s reuses this answer for 5 s%s", b, note)

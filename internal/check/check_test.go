@@ -662,11 +662,39 @@ func TestMaxAgeNoteNamesEachBrowsersCap(t *testing.T) {
 		{firefox, []string{"100000"}, "Firefox caps it at 86400 s"},
 		{safari, []string{"601"}, "Safari caps it at 600 s"},
 		{safari, []string{"600"}, "Safari reuses this answer for 600 s"},
-		{firefox, nil, "Firefox reuses this answer for 5 s (Firefox ESR 153 caches it from its third preflight"},
+		{firefox, nil, "Firefox reuses this answer for 5 s (Firefox ESR 153 may first cache it only at its second or third preflight"},
 		{chromium, []string{"0"}, "preflights every request"},
 	} {
 		if got := tc.b.maxAgeNote(tc.values); !strings.Contains(got, tc.want) {
 			t.Errorf("%v.maxAgeNote(%q) = %q; want it to say %q", tc.b, tc.values, got, tc.want)
+		}
+	}
+}
+
+// Firefox writes a second line when it refuses to follow a redirect, as it
+// does after a refused preflight; Chromium and Safari write their usual ones.
+func TestConsoleLinesForARefusedRedirect(t *testing.T) {
+	const url = "http://api.example.test/redir"
+	didNotSucceed := "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at " + url + ". (Reason: CORS request did not succeed). Status code: (null)."
+	for _, tc := range []struct {
+		status   int
+		b        browser
+		lines    int
+		lastLine string
+	}{
+		{http.StatusFound, firefox, 2, didNotSucceed},
+		{http.StatusOK, firefox, 1, ""},
+		{http.StatusFound, chromium, 1, ""},
+		{http.StatusFound, safari, 2, "Fetch API cannot load " + url + " due to access control checks."},
+	} {
+		resp := &http.Response{
+			StatusCode: tc.status,
+			Header:     http.Header{"Location": {"/none"}},
+			Request:    httptest.NewRequest("GET", url, nil),
+		}
+		got := tc.b.console(failure{kind: missingAllowOrigin}, url, url, pageOrigin, resp)
+		if len(got) != tc.lines || tc.lastLine != "" && got[len(got)-1] != tc.lastLine {
+			t.Errorf("%v, status %d: console lines\n\t%s\nwant %d, the last %q", tc.b, tc.status, strings.Join(got, "\n\t"), tc.lines, tc.lastLine)
 		}
 	}
 }
