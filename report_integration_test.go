@@ -141,26 +141,39 @@ http://127.0.0.1:9080 {
 // (the only one that may change between two sends).
 func rawExchange(t *testing.T, host, method, path string, header ...string) []byte {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:9080", 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var req bytes.Buffer
 	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s:9080\r\nConnection: close\r\n", method, path, host)
 	for i := 0; i+1 < len(header); i += 2 {
 		fmt.Fprintf(&req, "%s: %s\r\n", header[i], header[i+1])
 	}
 	req.WriteString("\r\n")
-	if _, err := conn.Write(req.Bytes()); err != nil {
-		t.Fatal(err)
+	// Just after a config reload, the old server can accept a connection
+	// and then close it unanswered as it shuts down: an empty answer is
+	// tried again, a few times.
+	for attempt := 1; ; attempt++ {
+		resp, err := exchange(req.Bytes())
+		if err == nil && len(resp) > 0 {
+			return regexp.MustCompile(`(?m)^Date: .*\r\n`).ReplaceAll(resp, nil)
+		}
+		if attempt == 5 {
+			t.Fatalf("%s %s: no answer (%v)", method, path, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	resp, err := io.ReadAll(conn)
+}
+
+// exchange sends req on a connection of its own and reads the answer.
+func exchange(req []byte) ([]byte, error) {
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:9080", 5*time.Second)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return regexp.MustCompile(`(?m)^Date: .*\r\n`).ReplaceAll(resp, nil)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(req); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(conn)
 }
 
 // reportLines reads the cors handler's log lines from file, each without
