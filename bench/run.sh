@@ -3,11 +3,13 @@
 # BENCHMARKS.md at the repository root:
 #   1. Go benchmarks: this module's handler, rs/cors and go-chi/cors on the
 #      same policy and requests (bench/*_test.go), compared with benchstat;
-#   2. a load test: Caddy built with this module on loopback, four sites
+#   2. BenchmarkPolicySize (root module): a policy of 101,000 origins
+#      against one of 520;
+#   3. a load test: Caddy built with this module on loopback, four sites
 #      (bare respond, the header + @preflight recipe, cors, and the headers
 #      cors sends set statically by `header`) driven by wrk
 #      in interleaved rounds, for actual requests and for preflights;
-#   3. bench/cmd/report: the tables, the ratios and two SVG charts
+#   4. bench/cmd/report: the tables, the ratios and two SVG charts
 #      (bench/benchmarks-handler.svg, bench/benchmarks-load.svg).
 # Takes about 7 minutes on 2 cores. Raw results stay in bench/out/.
 #
@@ -83,6 +85,12 @@ note "go run $BENCHSTAT -col '/lib@(rs-cors caddy-cors go-chi-cors)' out/bench.t
 go run "$BENCHSTAT" -col '/lib@(rs-cors caddy-cors go-chi-cors)' "$OUT/bench.txt" >"$OUT/benchstat-rs.txt"
 note "go run $BENCHSTAT -col '/lib@(go-chi-cors caddy-cors)' out/bench.txt > out/benchstat-chi.txt"
 go run "$BENCHSTAT" -col '/lib@(go-chi-cors caddy-cors)' "$OUT/bench.txt" >"$OUT/benchstat-chi.txt"
+
+echo "== policy size: 101,000 origins against 520 ($COUNT runs)" >&2
+note "go -C .. test -run '^\$' -bench BenchmarkPolicySize -benchmem -count $COUNT -benchtime $BENCHTIME . > out/policysize.txt"
+go -C "$ROOT" test -run '^$' -bench BenchmarkPolicySize -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . >"$OUT/policysize.txt"
+note "go run $BENCHSTAT -col /policy out/policysize.txt > out/benchstat-policysize.txt"
+go run "$BENCHSTAT" -col /policy "$OUT/policysize.txt" >"$OUT/benchstat-policysize.txt"
 
 echo "== load test" >&2
 note "go build -o out/caddy ./cmd/caddy"
