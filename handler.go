@@ -383,10 +383,11 @@ func (d *decision) mergeVary(hdr http.Header) {
 	if len(d.vary.tokens) == 0 {
 		return
 	}
-	if v := hdr["Vary"]; len(v) == 1 && v[0] == d.vary.value {
+	v := hdr["Vary"]
+	if len(v) == 1 && v[0] == d.vary.value {
 		return // as the module left it
 	}
-	d.vary.merge(hdr, d.out[len(d.out)-1:])
+	d.vary.merge(hdr, v, d.out[len(d.out)-1:])
 }
 
 // serve calls the next handler with a writer that enforces the decision when

@@ -22,11 +22,10 @@ func newResponseVary(tokens ...string) responseVary {
 	return responseVary{tokens: tokens, value: strings.Join(tokens, ", ")}
 }
 
-// merge makes the Vary field lines of hdr list each token exactly once. When
-// hdr has no Vary yet, the value goes into slot (one element of the
-// request's own storage) if there is one.
-func (v *responseVary) merge(hdr http.Header, slot []string) {
-	lines := hdr["Vary"]
+// merge makes the Vary field lines of hdr, lines, list each token exactly
+// once. When hdr has no Vary yet, the value goes into slot (one element of
+// the request's own storage) if there is one.
+func (v *responseVary) merge(hdr http.Header, lines, slot []string) {
 	if len(lines) == 0 {
 		if slot == nil {
 			slot = make([]string, 1)
