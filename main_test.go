@@ -39,6 +39,10 @@ func TestMain(m *testing.M) {
 	// and ~/.local/share/caddy.
 	caddy.ConfigAutosavePath = filepath.Join(dir, "autosave.json")
 	caddy.DefaultStorage.Path = dir
+	// Caddy's instance ID (instance.uuid, written when the TLS app cleans
+	// its storage) goes to the app data directory whatever the storage:
+	// XDG_DATA_HOME moves that too.
+	os.Setenv("XDG_DATA_HOME", dir)
 	if tests := selectedCaddytestTests(); len(tests) > 0 {
 		for _, port := range caddytestPorts {
 			if msg := portTaken(port); msg != "" {
