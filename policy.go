@@ -253,8 +253,8 @@ func (c *compiler) redundantOrigins(origins []configuredOrigin) {
 		first[key] = o
 	}
 	// The patterns by host, so that each exact origin looks up its own host
-	// and the domains above it rather than trying every pattern: a
-	// multi-tenant list of 100,000 origins loads in milliseconds.
+	// and the domains above it rather than trying every pattern: for
+	// 100,000 origins and 1,000 patterns, a tenth of a second, not 20.
 	patterns := map[string][]configuredOrigin{}
 	for _, pat := range origins {
 		if pat.pattern.subdomains || pat.pattern.anyPort {

@@ -84,7 +84,7 @@ func firefoxWarmUp(request string, after ...string) [][]string {
 	return logs
 }
 
-// TestCORS proves in Chromium every rule of docs/design.md a browser can observe.
+// TestCORS proves in each engine every rule of docs/design.md a browser can observe.
 // Each scenario is named after the behaviour it pins.
 func TestCORS(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engine) {
