@@ -29,11 +29,9 @@ func TestDemo(t *testing.T) {
 		caddyMu.Lock()
 		defer caddyMu.Unlock()
 		for _, addr := range []string{"127.0.0.1:8080", "127.0.0.1:8081"} {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
+			if err := waitFree(addr, 3*time.Second); err != nil {
 				t.Fatalf("the demo needs %s, which is taken (is the demo already running?): %v", addr, err)
 			}
-			l.Close()
 		}
 		// The demo's root is relative to the repository root, where its
 		// comment says to run it.
@@ -93,4 +91,20 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the console does not say %q; it has:\n\t%s", refused, strings.Join(log.all(), "\n\t"))
 		}
 	})
+}
+
+// waitFree waits until addr can be listened on: the previous engine's Caddy
+// may still be letting go of the demo's ports when the next engine's starts.
+func waitFree(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			return l.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
