@@ -214,3 +214,21 @@ func TestPortTakenNamesThePortAndItsHolder(t *testing.T) {
 		t.Errorf("portTaken(%d) on a freed port = %q, want \"\"", port, msg)
 	}
 }
+
+// TestMain's redirections keep every file Caddy writes during the tests
+// (autosave.json, storage, instance.uuid) out of the home directory.
+func TestCaddyWritesNothingUnderHome(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory:", err)
+	}
+	for name, dir := range map[string]string{
+		"autosave path":      caddy.ConfigAutosavePath,
+		"storage":            caddy.DefaultStorage.Path,
+		"app data directory": caddy.AppDataDir(),
+	} {
+		if rel, err := filepath.Rel(home, dir); err == nil && !strings.HasPrefix(rel, "..") {
+			t.Errorf("Caddy's %s is %s, under the home directory %s", name, dir, home)
+		}
+	}
+}
