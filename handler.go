@@ -61,7 +61,7 @@ func (h *Handler) decide(d *decision, r *http.Request) (preflightStatus int) {
 		}
 		return 0
 	}
-	allowed := len(origin) == 1 && p.origins.match(origin[0])
+	allowed := len(origin) == 1 && h.allowsOrigin(r, origin[0])
 	if r.Method == http.MethodOptions {
 		if acrm := r.Header["Access-Control-Request-Method"]; len(acrm) > 1 || len(acrm) == 1 && acrm[0] != "" {
 			return h.preflight(d, r, origin, allowed, acrm)
@@ -75,6 +75,12 @@ func (h *Handler) decide(d *decision, r *http.Request) (preflightStatus int) {
 		h.refused(kindActual, resultOrigin, origin, "")
 	}
 	return 0
+}
+
+// allowsOrigin reports whether the policy allows origin, the value of r's
+// single Origin header. Every trust decision of the module goes through it.
+func (h *Handler) allowsOrigin(r *http.Request, origin string) bool {
+	return h.policy.origins.match(origin)
 }
 
 // preflight decides a CORS-preflight request. An origin the policy refuses
