@@ -125,8 +125,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return h.Validate()
 	}
 	for _, w := range warnings {
-		if !adaptWarned(w) {
+		switch note, adapted := takeAdaptWarning(w); {
+		case !adapted:
 			h.logger.Warn("cors: "+w.msg, zap.String("field", w.path()))
+		case !note.logged:
+			h.logger.Warn("cors: "+w.msg, zap.String("file", note.at.file), zap.Int("line", note.at.line))
 		}
 	}
 	var err error
