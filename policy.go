@@ -169,6 +169,12 @@ func (c *compiler) listedOrigins(h *Handler) (star int) {
 		case "null":
 			c.nullOrigin(i, h.AllowCredentials)
 		default:
+			if strings.EqualFold(o, "null") {
+				// Fetch serializes an opaque origin as "null" and compares
+				// it byte for byte: no browser sends another spelling.
+				c.errorf("origins", i, `%q: the origin of sandboxed and file:// pages is "null", in lower case, and browsers send no other spelling: write null`, o)
+				continue
+			}
 			if p, ok := c.origin(i, o, h.AllowCredentials); ok {
 				parsed = append(parsed, configuredOrigin{i, o, p})
 				c.p.origins.add(p)
