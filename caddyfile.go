@@ -39,7 +39,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		exposed_headers       <header>...
 //		allow_credentials     [true|false]
 //		max_age               <duration>
-//		allow_private_network
+//		allow_private_network # deprecated
 //		preflight_passthrough
 //		preflight_status      <code>
 //		report_only
