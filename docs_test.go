@@ -322,11 +322,7 @@ func TestReadmeCheckTranscripts(t *testing.T) {
 	if err := os.WriteFile(caddyfile, []byte(toTest.Replace(string(demo))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	home := filepath.Join(dir, "home")
-	if err := os.Mkdir(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	env := append(withoutEnv(os.Environ(), "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"), "HOME="+home)
+	home, env := emptyHome(t, dir)
 
 	log, exited, stop := startCaddy(t, bin, caddyfile, env)
 	defer stop()
@@ -390,6 +386,18 @@ func buildCaddy(t *testing.T) string {
 		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// emptyHome makes an empty home directory under dir, and the environment
+// that gives it to a Caddy, so that what Caddy writes there is seen and
+// removed with the test.
+func emptyHome(t *testing.T, dir string) (home string, env []string) {
+	t.Helper()
+	home = filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return home, append(withoutEnv(os.Environ(), "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"), "HOME="+home)
 }
 
 // startCaddy runs `caddy run` on a config file, which Caddy adapts when it

@@ -69,11 +69,7 @@ func TestCaddyRunLogsUnderModuleName(t *testing.T) {
 			if err := os.WriteFile(config, []byte(site), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			home := filepath.Join(dir, "home")
-			if err := os.Mkdir(home, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			env := append(withoutEnv(os.Environ(), "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"), "HOME="+home)
+			_, env := emptyHome(t, dir)
 
 			log, exited, stop := startCaddy(t, bin, config, env)
 			defer stop()
