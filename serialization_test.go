@@ -183,3 +183,13 @@ func TestAppendIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6OriginParsesWithoutAllocating pins that checking an IPv6 Origin's
+// form, which serializes the address again, costs a request nothing.
+func TestIPv6OriginParsesWithoutAllocating(t *testing.T) {
+	for _, o := range []string{"http://[2001:db8::1]:8080", "http://[::ffff:102:304]", "http://[::ffff:1.2.3.4]"} {
+		if n := testing.AllocsPerRun(100, func() { parseRequestOrigin(o) }); n != 0 {
+			t.Errorf("parseRequestOrigin(%q) allocates %v times", o, n)
+		}
+	}
+}
