@@ -39,7 +39,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		exposed_headers       <header>...
 //		allow_credentials     [true|false]
 //		max_age               <duration>
-//		allow_private_network
+//		allow_private_network # deprecated
 //		preflight_passthrough
 //		preflight_status      <code>
 //		report_only
@@ -147,6 +147,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			if sub == "allow_private_network" {
 				h.AllowPrivateNetwork = true
+				pos[sub] = []tokenPos{{d.File(), d.Line()}}
 			} else {
 				h.PreflightPassthrough = true
 			}
@@ -186,12 +187,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if len(errs) == 0 {
 		// Caddy's adapter gives a directive no way to return warnings, so
-		// they are logged here, where the line is known; loading the
-		// adapted config in the same process does not log them again.
+		// they are logged here, where the line is known.
 		for _, w := range warnings {
-			p := at(w)
-			noteAdaptWarning(w)
-			adaptLogger().Warn("cors: "+w.msg, zap.String("file", p.file), zap.Int("line", p.line))
+			logAdaptWarning(w, at(w))
 		}
 	}
 	return errors.Join(errs...)
@@ -206,34 +204,65 @@ func extraArgs(args []string) string {
 	return fmt.Sprintf(", not %q: remove %q", strings.Join(args, " "), strings.Join(args[1:], " "))
 }
 
-// adaptLogger is where adapt-time warnings go: Caddy's default logger,
-// which `caddy adapt` and `caddy run` print on stderr.
-var adaptLogger = func() *zap.Logger { return caddy.Log().Named("http.handlers.cors") }
-
-// adaptWarnings holds the warnings logged while adapting, by field and
-// message, until the adapted config loads.
-var adaptWarnings = struct {
-	sync.Mutex
-	seen map[string]int
-}{seen: map[string]int{}}
-
-func noteAdaptWarning(w configProblem) {
-	adaptWarnings.Lock()
-	defer adaptWarnings.Unlock()
-	adaptWarnings.seen[w.jsonString()]++
+// adaptLogger is where adapt-time warnings go: Caddy's default logger, named
+// after the module as every line the module logs is. It returns nil while
+// `caddy run` buffers its start-up lines (until the config's logs are set
+// up): the buffer replays each line's message and fields but drops its
+// logger name, so a line logged then would reach no log that filters on the
+// module's name (`log { include http.handlers.cors }`).
+var adaptLogger = func() *zap.Logger {
+	l := caddy.Log()
+	if _, buffered := l.Core().(interface{ FlushTo(*zap.Logger) }); buffered {
+		return nil
+	}
+	return l.Named("http.handlers.cors")
 }
 
-// adaptWarned reports whether w was logged while adapting, in which case
-// loading the config need not log it again.
-func adaptWarned(w configProblem) bool {
+// adaptWarnings holds the warnings found while adapting, by field and
+// message, until the adapted config loads in the same process (as under
+// `caddy run`): each says where it stood in the Caddyfile and whether it was
+// logged already.
+var adaptWarnings = struct {
+	sync.Mutex
+	pending map[string][]adaptNote
+}{pending: map[string][]adaptNote{}}
+
+type adaptNote struct {
+	at     tokenPos
+	logged bool
+}
+
+// logAdaptWarning logs a warning found while adapting, at its place in the
+// Caddyfile, or leaves it for Provision to log when the logger would lose
+// the module's name (see adaptLogger).
+func logAdaptWarning(w configProblem, at tokenPos) {
+	logger := adaptLogger()
+	if logger != nil {
+		logger.Warn("cors: "+w.msg, zap.String("file", at.file), zap.Int("line", at.line))
+	}
 	adaptWarnings.Lock()
 	defer adaptWarnings.Unlock()
 	k := w.jsonString()
-	if adaptWarnings.seen[k] == 0 {
-		return false
+	adaptWarnings.pending[k] = append(adaptWarnings.pending[k], adaptNote{at, logger != nil})
+}
+
+// takeAdaptWarning reports whether w was found while adapting, and where.
+// Each note is taken once, so a later load of the same config (a reload)
+// logs its warnings as a JSON config's.
+func takeAdaptWarning(w configProblem) (adaptNote, bool) {
+	adaptWarnings.Lock()
+	defer adaptWarnings.Unlock()
+	k := w.jsonString()
+	notes := adaptWarnings.pending[k]
+	if len(notes) == 0 {
+		return adaptNote{}, false
 	}
-	adaptWarnings.seen[k]--
-	return true
+	if len(notes) == 1 {
+		delete(adaptWarnings.pending, k)
+	} else {
+		adaptWarnings.pending[k] = notes[1:]
+	}
+	return notes[0], true
 }
 
 var subdirectives = []string{

@@ -135,8 +135,8 @@ func TestCaddyfileErrors(t *testing.T) {
 			[]string{`exposed_headers: "*" exposes nothing with allow_credentials`, "list the headers by name, or remove allow_credentials", "Caddyfile:3"}},
 		{"PublicSuffixWithCredentials", "cors https://*.github.io {\n\t\tallow_credentials\n\t}",
 			[]string{`"https://*.github.io" with allow_credentials hands your users' sessions to every owner of a site under the public suffix "github.io"`, "or remove allow_credentials", "Caddyfile:2"}},
-		{"PrivateNetworkWithAnyOriginAtDirective", "cors {\n\t\tallow_private_network\n\t}",
-			[]string{"allow_private_network: private network access needs explicit origins", "Caddyfile:2"}},
+		{"PrivateNetworkWithAnyOriginAtSubdirective", "cors {\n\t\tallow_private_network\n\t}",
+			[]string{"allow_private_network: private network access needs explicit origins", "Caddyfile:3"}},
 		{"BadRegexp", "cors {\n\t\torigin_regexp https://(a\n\t}",
 			[]string{`origin_regexp: "https://(a" is not an RE2 regular expression: missing closing )`, "Caddyfile:3"}},
 		{"FileOrigin", "cors file://",
@@ -206,6 +206,8 @@ func TestCaddyfileWarnings(t *testing.T) {
 		{"PublicSuffixPattern", "cors https://*.github.io",
 			`cors: origin pattern "https://*.github.io" matches the sites of every owner under the public suffix "github.io"`, 2},
 		{"NullOrigin", "cors https://a.com {\n\t\torigins null\n\t}", `cors: origin "null" is allowed`, 3},
+		{"PrivateNetworkDeprecated", "cors https://a.com {\n\t\tallow_private_network\n\t}",
+			"cors: " + privateNetworkDeprecated, 3},
 		{"LongMaxAge", "cors {\n\t\tmax_age 24h\n\t}", "cors: max_age 24h0m0s is longer than browsers cache preflights", 3},
 	}
 	adapter := caddyconfig.GetAdapter("caddyfile")
@@ -234,18 +236,42 @@ func TestCaddyfileWarnings(t *testing.T) {
 	}
 }
 
-// TestAdaptWarningsAreNotRepeatedAtLoad pins that `caddy run` on a
-// Caddyfile, which adapts and loads in one process, logs each warning once.
-func TestAdaptWarningsAreNotRepeatedAtLoad(t *testing.T) {
-	w := configProblem{"methods", 0, "test warning " + t.Name()}
-	if adaptWarned(w) {
-		t.Fatal("a warning never logged at adapt counts as logged")
-	}
-	noteAdaptWarning(w)
-	if !adaptWarned(w) {
-		t.Error("a warning logged at adapt is logged again at load")
-	}
-	if adaptWarned(w) {
-		t.Error("a second load (a reload) does not log the warning")
+// TestAdaptWarningsAreLoggedOnce pins that `caddy run` on a Caddyfile,
+// which adapts and loads in one process, logs each warning once: at adapt
+// when the module's logger name survives there, else at load with the
+// Caddyfile's file and line (TestCaddyRunLogsUnderModuleName runs the real
+// thing).
+func TestAdaptWarningsAreLoggedOnce(t *testing.T) {
+	at := tokenPos{"Caddyfile", 7}
+	for _, tt := range []struct {
+		name     string
+		buffered bool // Caddy buffers its start-up lines, dropping their logger names
+	}{{"LoggedAtAdapt", false}, {"LeftForLoad", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := configProblem{"methods", 0, "test warning " + t.Name()}
+			core, logs := observer.New(zap.WarnLevel)
+			orig := adaptLogger
+			adaptLogger = func() *zap.Logger {
+				if tt.buffered {
+					return nil
+				}
+				return zap.New(core)
+			}
+			defer func() { adaptLogger = orig }()
+			if _, ok := takeAdaptWarning(w); ok {
+				t.Fatal("a warning never found at adapt counts as found")
+			}
+			logAdaptWarning(w, at)
+			if got, want := logs.Len(), map[bool]int{false: 1, true: 0}[tt.buffered]; got != want {
+				t.Errorf("logged %d lines at adapt, want %d", got, want)
+			}
+			note, ok := takeAdaptWarning(w)
+			if !ok || note.at != at || note.logged == tt.buffered {
+				t.Errorf("at load: note %+v, found %v; want at %v, logged %v", note, ok, at, !tt.buffered)
+			}
+			if _, ok := takeAdaptWarning(w); ok {
+				t.Error("a second load (a reload) takes the note again")
+			}
+		})
 	}
 }

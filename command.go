@@ -53,6 +53,11 @@ the checks those of credentials: "include".
 method then defaults to POST). --browser chooses whose console messages are
 printed: chromium (the default; also Chrome and Edge), firefox or safari.
 
+When the URL's host is a loopback or private address (an IP address or
+localhost) and the page's origin is public, the report also says that
+Chromium asks the user's permission first (Local Network Access), whatever
+the CORS headers say, and that a denial reads like a CORS error.
+
 Exit status: 0 when the browser lets the script read the response, 1 when it
 blocks it, 2 on bad usage or a network error.
 `,

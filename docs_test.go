@@ -322,35 +322,11 @@ func TestReadmeCheckTranscripts(t *testing.T) {
 	if err := os.WriteFile(caddyfile, []byte(toTest.Replace(string(demo))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	home := filepath.Join(dir, "home")
-	if err := os.Mkdir(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	env := append(withoutEnv(os.Environ(), "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"), "HOME="+home)
+	home, env := emptyHome(t, dir)
 
-	var log bytes.Buffer
-	server := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
-	server.Env, server.Stdout, server.Stderr = env, &log, &log
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- server.Wait() }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			// As Ctrl-C does.
-			server.Process.Signal(syscall.SIGINT)
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				server.Process.Kill()
-				<-exited
-			}
-		})
-	}
+	log, exited, stop := startCaddy(t, bin, caddyfile, env)
 	defer stop()
-	waitHTTP(t, "http://127.0.0.1:"+api+"/api/hello", exited, &log)
+	waitHTTP(t, "http://127.0.0.1:"+api+"/api/hello", exited, log)
 
 	for _, tr := range transcripts {
 		t.Run(tr.String(), func(t *testing.T) {
@@ -410,6 +386,46 @@ func buildCaddy(t *testing.T) string {
 		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// emptyHome makes an empty home directory under dir, and the environment
+// that gives it to a Caddy, so that what Caddy writes there is seen and
+// removed with the test.
+func emptyHome(t *testing.T, dir string) (home string, env []string) {
+	t.Helper()
+	home = filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return home, append(withoutEnv(os.Environ(), "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"), "HOME="+home)
+}
+
+// startCaddy runs `caddy run` on a config file, which Caddy adapts when it
+// is named Caddyfile. stop ends it as Ctrl-C does; log holds what it wrote on
+// stdout and stderr, all of it once stop returns.
+func startCaddy(t *testing.T, bin, config string, env []string) (log *bytes.Buffer, exited <-chan error, stop func()) {
+	t.Helper()
+	log = new(bytes.Buffer)
+	server := exec.Command(bin, "run", "--config", config)
+	server.Env, server.Stdout, server.Stderr = env, log, log
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- server.Wait() }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			server.Process.Signal(syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				server.Process.Kill()
+				<-done
+			}
+		})
+	}
+	return log, done, stop
 }
 
 func freePort(t *testing.T) string {

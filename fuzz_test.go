@@ -19,6 +19,10 @@ var (
 	seedSchemes = []string{"http", "https", "chrome-extension"}
 	seedLabels  = []string{"a", "b", "example", "com", "xn--bcher-kva", "evil", "co", "localhost", "1", "127"}
 	seedPorts   = []string{"", "80", "443", "8080", "*"}
+	// IPv6 hosts in the spellings users write, most of them not the one
+	// browsers send.
+	seedIPv6 = []string{"[::1]", "[0:0::1]", "[::FFFF:1.2.3.4]", "[::ffff:102:304]", "[2001:DB8::1]",
+		"[2001:0db8:0:0:0:0:0:1]", "[1:0:0:2:0:0:3:4]", "[1:0:3:4:5:6:7:8]", "[::1.2.3.4]", "[::]"}
 )
 
 // originsFromBytes builds a list of configured origins from bytes: four bytes an
@@ -32,7 +36,11 @@ func originsFromBytes(cfg []byte) []string {
 		if cfg[i+1]&1 == 1 {
 			b.WriteString("*.")
 		}
-		n := int(cfg[i+1]>>1)%3 + 1
+		n := int(cfg[i+1]>>1)%4 + 1
+		if n == 4 {
+			n = 0
+			b.WriteString(seedIPv6[int(cfg[i+2])%len(seedIPv6)])
+		}
 		for j := range n {
 			if j > 0 {
 				b.WriteByte('.')
@@ -71,7 +79,7 @@ func refParseOrigin(o string) (scheme, host, port string, ok bool) {
 	}
 	if strings.HasPrefix(host, "[") {
 		a, err := netip.ParseAddr(host[1 : len(host)-1])
-		return scheme, host, port, err == nil && a.Is6() && "["+a.String()+"]" == host
+		return scheme, host, port, err == nil && a.Is6() && "["+refIPv6(a)+"]" == host
 	}
 	labels := strings.Split(host, ".")
 	for _, l := range labels {
@@ -86,6 +94,32 @@ func refParseOrigin(o string) (scheme, host, port string, ok bool) {
 		return scheme, host, port, err == nil && a.Is4()
 	}
 	return scheme, host, port, true
+}
+
+// refIPv6 is the naive reference for the URL standard's IPv6 serializer:
+// all eight pieces in hex, then the first of the longest runs of two or
+// more ":0" pieces replaced by "::".
+func refIPv6(a netip.Addr) string {
+	b := a.As16()
+	full := ""
+	for i := 0; i < 16; i += 2 {
+		full += ":" + strconv.FormatUint(uint64(b[i])<<8|uint64(b[i+1]), 16)
+	}
+	full += ":"
+	for n := 8; n >= 2; n-- {
+		run := ":" + strings.Repeat("0:", n)
+		if strings.Contains(full, run) {
+			full = strings.Replace(full, run, "::", 1)
+			break
+		}
+	}
+	if !strings.HasPrefix(full, "::") {
+		full = full[1:]
+	}
+	if !strings.HasSuffix(full, "::") {
+		full = full[:len(full)-1]
+	}
+	return full
 }
 
 // refMatch is the naive reference matcher: every configured origin tried in
@@ -126,6 +160,22 @@ func FuzzAllowList(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0}, "chrome-extension://a")
 	f.Add([]byte{1, 0, 2, 2}, "https://example:443")
 	f.Add([]byte{0, 0, 9, 3}, "http://[::1]:8080")
+	// IPv6 hosts configured in various spellings (n == 4 picks seedIPv6),
+	// against their serialized form and others a browser never sends.
+	f.Add([]byte{0, 6, 0, 3}, "http://[::1]:8080")
+	f.Add([]byte{0, 6, 1, 3}, "http://[0:0::1]:8080")
+	f.Add([]byte{0, 6, 2, 0}, "http://[::ffff:102:304]")
+	f.Add([]byte{0, 6, 2, 0}, "http://[::ffff:1.2.3.4]")
+	f.Add([]byte{0, 6, 3, 0}, "http://[::FFFF:102:304]")
+	f.Add([]byte{1, 6, 4, 0}, "https://[2001:db8::1]")
+	f.Add([]byte{1, 6, 5, 2}, "https://[2001:DB8::1]:443")
+	f.Add([]byte{0, 6, 6, 3}, "http://[1::2:0:0:3:4]:8080")
+	f.Add([]byte{0, 6, 6, 3}, "http://[1:0:0:2::3:4]:8080")
+	f.Add([]byte{0, 6, 7, 4}, "http://[1:0:3:4:5:6:7:8]:5173")
+	f.Add([]byte{0, 6, 7, 4}, "http://[1::3:4:5:6:7:8]:5173")
+	f.Add([]byte{0, 6, 8, 0}, "http://[::102:304]")
+	f.Add([]byte{0, 6, 9, 0}, "http://[::]")
+	f.Add([]byte{0, 6, 9, 0}, "http://[0::]")
 	f.Fuzz(func(t *testing.T, cfg []byte, origin string) {
 		configured := originsFromBytes(cfg)
 		if len(configured) == 0 {

@@ -34,7 +34,10 @@ type Handler struct {
 	// subdomain patterns such as "https://*.example.com" (any depth, never the
 	// apex), port wildcards such as "http://localhost:*", the literal "null",
 	// or "*" for any origin. Origins are normalized when the config loads
-	// (lower case, default port dropped, international names in punycode).
+	// to the form browsers send (Fetch's serialized origin: lower case,
+	// default port dropped, international names in punycode, IPv6
+	// compressed), so that a request's Origin is compared byte for byte; a
+	// percent-encoded host is an error showing the decoded origin.
 	// No origins and no origin_regexp means any origin.
 	Origins []string `json:"origins,omitempty"`
 
@@ -83,6 +86,13 @@ type Handler struct {
 	// Whether to answer Private Network Access preflights (those with
 	// Access-Control-Request-Private-Network: true) with
 	// Access-Control-Allow-Private-Network: true. Requires explicit origins.
+	//
+	// Deprecated: no browser needs it. Chrome never enforced these
+	// preflights and replaced them with the Local Network Access permission
+	// prompt (Chrome 142), which no response header satisfies: a blocked
+	// page needs the user's permission, and in a frame the
+	// local-network-access permissions policy. Still honoured, with a
+	// warning at load.
 	AllowPrivateNetwork bool `json:"allow_private_network,omitempty"`
 
 	// Pass preflight requests on to the next handler (with the CORS headers
@@ -125,8 +135,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return h.Validate()
 	}
 	for _, w := range warnings {
-		if !adaptWarned(w) {
+		switch note, adapted := takeAdaptWarning(w); {
+		case !adapted:
 			h.logger.Warn("cors: "+w.msg, zap.String("field", w.path()))
+		case !note.logged:
+			h.logger.Warn("cors: "+w.msg, zap.String("file", note.at.file), zap.Int("line", note.at.line))
 		}
 	}
 	var err error

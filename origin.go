@@ -3,9 +3,11 @@ package cors
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -194,8 +196,8 @@ func isNumericLabel(label string) bool {
 	return true
 }
 
-// validIPv6Literal reports whether h is "[addr]" with addr in the canonical
-// form of RFC 5952, as browsers serialize it.
+// validIPv6Literal reports whether h is "[addr]" with addr serialized as
+// browsers serialize it (see appendIPv6).
 func validIPv6Literal(h string) bool {
 	if len(h) < 4 || h[len(h)-1] != ']' {
 		return false
@@ -206,7 +208,48 @@ func validIPv6Literal(h string) bool {
 		return false
 	}
 	var buf [64]byte
-	return string(a.AppendTo(buf[:0])) == inner
+	return string(appendIPv6(buf[:0], a)) == inner
+}
+
+// appendIPv6 appends a, without brackets, as the URL standard's IPv6
+// serializer writes it and so as Fetch serializes it in an origin: eight
+// pieces in lower-case hex without leading zeros, the first longest run of
+// two or more zero pieces written "::". Unlike netip.Addr.String it never
+// writes an IPv4 part in dotted form: a browser at http://[::ffff:1.2.3.4]
+// sends the origin http://[::ffff:102:304].
+func appendIPv6(dst []byte, a netip.Addr) []byte {
+	b := a.As16()
+	var pieces [8]uint16
+	for i := range pieces {
+		pieces[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	compress, longest := -1, 1
+	for i := 0; i < len(pieces); {
+		if pieces[i] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < len(pieces) && pieces[j] == 0 {
+			j++
+		}
+		if j-i > longest {
+			compress, longest = i, j-i
+		}
+		i = j
+	}
+	for i := 0; i < len(pieces); i++ {
+		if i == compress {
+			dst = append(dst, "::"...)
+			i += longest - 1
+			continue
+		}
+		if i > 0 && i != compress+longest {
+			dst = append(dst, ':')
+		}
+		dst = strconv.AppendUint(dst, uint64(pieces[i]), 16)
+	}
+	return dst
 }
 
 // allowedOrigin is one configured origin after normalization.
@@ -278,13 +321,16 @@ func parseAllowedOrigin(s string) (allowedOrigin, error) {
 	if !ok {
 		return p, fmt.Errorf("%q has an invalid port: write scheme://host[:port] with a port from 1 to 65535, or :* for any port", s)
 	}
-	if err := p.setHost(host); err != nil {
+	encoded, err := p.setHost(host)
+	if err != nil {
 		return p, fmt.Errorf("%q: %v", s, err)
 	}
 	if err := p.setPort(port); err != nil {
 		return p, fmt.Errorf("%q: %v", s, err)
 	}
 	switch {
+	case encoded:
+		return p, fmt.Errorf("%q: an origin has no percent-encoding (browsers decode the host); write %q", s, p.String())
 	case userinfo:
 		return p, fmt.Errorf("%q: an origin has no user name or password; write %q", s, p.String())
 	case extra == "/":
@@ -295,45 +341,68 @@ func parseAllowedOrigin(s string) (allowedOrigin, error) {
 	return p, nil
 }
 
-func (p *allowedOrigin) setHost(host string) error {
+// setHost normalizes a configured host to its serialization in an origin.
+// A percent-encoded host is decoded as a browser's URL parser decodes it,
+// and reported (encoded) rather than accepted: the written form hides from
+// whoever reads the config what it allows (https://%2A.example.com is
+// https://*.example.com to a browser), and a %-escape in a config is most
+// often the trace of a value URL-encoded on its way there.
+func (p *allowedOrigin) setHost(host string) (encoded bool, err error) {
 	if strings.HasPrefix(host, "*.") {
 		p.subdomains = true
 		host = host[2:]
 	}
 	if strings.Contains(host, "*") {
-		return fmt.Errorf("a wildcard may only stand as the first label of the host, as in https://*.example.com, or as the port, as in http://localhost:*")
+		return false, fmt.Errorf("a wildcard may only stand as the first label of the host, as in https://*.example.com, or as the port, as in http://localhost:*")
 	}
 	if strings.HasSuffix(host, ".") && host != "." {
-		return fmt.Errorf("the host has a trailing dot, which browsers keep in the origin; write it without: %q", strings.TrimSuffix(host, "."))
+		return false, fmt.Errorf("the host has a trailing dot, which browsers keep in the origin; write it without: %q", strings.TrimSuffix(host, "."))
 	}
 	if strings.HasPrefix(host, "[") {
-		a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-		if err != nil || !a.Is6() || a.Zone() != "" || !strings.HasSuffix(host, "]") {
-			return fmt.Errorf("%q is not an IPv6 address; write it in brackets, e.g. http://[::1]:8080", host)
+		inner := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		if zone := strings.IndexByte(inner, '%'); zone >= 0 && strings.HasSuffix(host, "]") {
+			return false, fmt.Errorf("%q has a zone (%s), which no URL may carry, so no page has this origin; write %q", host, inner[zone:], "["+inner[:zone]+"]")
+		}
+		a, err := netip.ParseAddr(inner)
+		if err != nil || !a.Is6() || !strings.HasSuffix(host, "]") {
+			return false, fmt.Errorf("%q is not an IPv6 address; write it in brackets, e.g. http://[::1]:8080", host)
 		}
 		if p.subdomains {
-			return fmt.Errorf("an IP address has no subdomains; remove the \"*.\"")
+			return false, fmt.Errorf("an IP address has no subdomains; remove the \"*.\"")
 		}
-		p.host = "[" + a.String() + "]"
-		return nil
+		p.host = "[" + string(appendIPv6(nil, a)) + "]"
+		return false, nil
+	}
+	if strings.Contains(host, "%") {
+		decoded, err := url.PathUnescape(host)
+		if err != nil || strings.Contains(decoded, "%") || !utf8.ValidString(decoded) {
+			return false, fmt.Errorf("%q is not a valid host name: a %% must start an escape such as %%2E, and browsers decode it once", host)
+		}
+		if strings.ContainsAny(decoded, "*:[]/?#@") {
+			return false, fmt.Errorf("%q is not a valid host name: it decodes to %q", host, decoded)
+		}
+		if _, err := p.setHost(decoded); err != nil {
+			return false, fmt.Errorf("%q decodes to %q, and %v", host, decoded, err)
+		}
+		return true, nil
 	}
 	ascii := strings.ToLower(host)
 	if !isASCII(host) {
 		var err error
 		if ascii, err = idna.Lookup.ToASCII(host); err != nil {
-			return fmt.Errorf("%q is not a valid international host name: %v", host, err)
+			return false, fmt.Errorf("%q is not a valid international host name: %v", host, err)
 		}
 	}
 	if !validHost(ascii) {
-		return fmt.Errorf("%q is not a valid host name: use letters, digits, \"-\" and dots, with no empty label", host)
+		return false, fmt.Errorf("%q is not a valid host name: use letters, digits, \"-\" and dots, with no empty label", host)
 	}
 	if p.subdomains {
 		if _, err := netip.ParseAddr(ascii); err == nil {
-			return fmt.Errorf("an IP address has no subdomains; remove the \"*.\"")
+			return false, fmt.Errorf("an IP address has no subdomains; remove the \"*.\"")
 		}
 	}
 	p.host = ascii
-	return nil
+	return false, nil
 }
 
 func (p *allowedOrigin) setPort(port string) error {

@@ -182,18 +182,23 @@ func TestAllowList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(append(tt.policy, tt.regexps...), " "), func(t *testing.T) {
-			m := newMatcher(t, tt.policy, tt.regexps...)
-			for _, o := range tt.allowed {
-				if !m.match(o) {
-					t.Errorf("match(%q) = false, want true", o)
-				}
-			}
-			for _, o := range tt.refused {
-				if m.match(o) {
-					t.Errorf("match(%q) = true, want false", o)
-				}
-			}
+			checkMatch(t, newMatcher(t, tt.policy, tt.regexps...), tt.allowed, tt.refused)
 		})
+	}
+}
+
+// checkMatch checks that m allows each of allowed and none of refused.
+func checkMatch(t *testing.T, m *allowList, allowed, refused []string) {
+	t.Helper()
+	for _, o := range allowed {
+		if !m.match(o) {
+			t.Errorf("match(%q) = false, want true", o)
+		}
+	}
+	for _, o := range refused {
+		if m.match(o) {
+			t.Errorf("match(%q) = true, want false", o)
+		}
 	}
 }
 

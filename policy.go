@@ -111,6 +111,15 @@ func compile(h *Handler) (*policy, []configProblem, []configProblem) {
 	return c.p, c.problems, c.warnings
 }
 
+// privateNetworkDeprecated is logged at load for allow_private_network:
+// users whose page Chrome blocks with a console line that reads like a CORS
+// error reach for this setting, and it cannot help them.
+const privateNetworkDeprecated = "allow_private_network is deprecated: Chrome replaced Private Network Access with " +
+	"the Local Network Access permission prompt (Chrome 142), which no server header satisfies, and no browser " +
+	"requires the Access-Control-Allow-Private-Network this setting sends. A page that Local Network Access blocks " +
+	"needs the user's permission instead, and a page in a frame also needs the local-network-access permissions " +
+	`policy from the page that embeds it (<iframe allow="local-network-access">)`
+
 type compiler struct {
 	p        *policy
 	problems []configProblem
@@ -160,6 +169,12 @@ func (c *compiler) listedOrigins(h *Handler) (star int) {
 		case "null":
 			c.nullOrigin(i, h.AllowCredentials)
 		default:
+			if strings.EqualFold(o, "null") {
+				// Fetch serializes an opaque origin as "null" and compares
+				// it byte for byte: no browser sends another spelling.
+				c.errorf("origins", i, `%q: the origin of sandboxed and file:// pages is "null", in lower case, and browsers send no other spelling: write null`, o)
+				continue
+			}
 			if p, ok := c.origin(i, o, h.AllowCredentials); ok {
 				parsed = append(parsed, configuredOrigin{i, o, p})
 				c.p.origins.add(p)
@@ -469,6 +484,9 @@ func (c *compiler) maxAge(d *time.Duration) {
 func (c *compiler) preflight(h *Handler) {
 	p := c.p
 	p.privateNetwork = h.AllowPrivateNetwork
+	if h.AllowPrivateNetwork {
+		c.warnf("allow_private_network", -1, "%s", privateNetworkDeprecated)
+	}
 	p.passthrough = h.PreflightPassthrough
 	p.status = h.PreflightStatus
 	p.reportOnly = h.ReportOnly

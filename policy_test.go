@@ -128,6 +128,8 @@ func TestConfigWarnings(t *testing.T) {
 		{"NullOrigin", Handler{Origins: []string{"null"}}, `origin "null" is allowed`},
 		{"PublicSuffixPatternWithoutCredentials", Handler{Origins: []string{"https://*.github.io"}}, `public suffix "github.io"`},
 		{"PlainHTTPOriginWithCredentials", Handler{Origins: []string{"http://app.example.com"}, AllowCredentials: true}, "plain HTTP"},
+		{"PrivateNetworkDeprecated", Handler{Origins: []string{"https://a.com"}, AllowPrivateNetwork: true},
+			"allow_private_network: allow_private_network is deprecated: Chrome replaced Private Network Access with the Local Network Access permission prompt (Chrome 142)"},
 		{"LongMaxAge", Handler{MaxAge: maxAge(24 * time.Hour)}, "Chromium caps it at 7200 s"},
 		{"StarMethodBesideNames", Handler{Methods: []string{"DELETE", "GET", "*", "*"}}, `methods[2]: "*" already covers DELETE, GET: remove them, or remove "*"`},
 		{"StarHeaderBesideNames", Handler{AllowedHeaders: []string{"*", "X-A"}}, `allowed_headers[0]: "*" already covers X-A: remove them, or remove "*"`},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -695,6 +696,103 @@ func TestConsoleLinesForARefusedRedirect(t *testing.T) {
 		got := tc.b.console(failure{kind: missingAllowOrigin}, url, url, pageOrigin, resp)
 		if len(got) != tc.lines || tc.lastLine != "" && got[len(got)-1] != tc.lastLine {
 			t.Errorf("%v, status %d: console lines\n\t%s\nwant %d, the last %q", tc.b, tc.status, strings.Join(got, "\n\t"), tc.lines, tc.lastLine)
+		}
+	}
+}
+
+// TestLocalNetworkAccessNote pins the note on Chromium's Local Network
+// Access: printed whatever the verdict when a page on a less private address
+// fetches a loopback or private one, and only then.
+func TestLocalNetworkAccessNote(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/granted" {
+			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		}
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]
+	for _, tc := range []struct {
+		name, url, origin string
+		wantCode          int
+		wantNote          string // "" means no note
+	}{
+		{"PublicPageLoopbackIPAllowed", srv.URL + "/granted", "https://app.example.com", ExitAllowed,
+			"127.0.0.1:" + port + " is a loopback address and the page's origin is public"},
+		{"PublicPageLoopbackIPRefused", srv.URL + "/refused", "https://app.example.com", ExitBlocked,
+			"127.0.0.1:" + port + " is a loopback address and the page's origin is public"},
+		{"PublicPageLocalhost", "http://localhost:" + port + "/granted", "http://app.example.com:8080", ExitAllowed,
+			"localhost:" + port + " is a loopback address and the page's origin is public"},
+		{"PublicIPPage", srv.URL + "/granted", "http://203.0.113.7", ExitAllowed,
+			"127.0.0.1:" + port + " is a loopback address and the page's origin is public"},
+		{"PrivatePageLoopback", srv.URL + "/granted", "http://192.168.1.20:3000", ExitAllowed,
+			"127.0.0.1:" + port + " is a loopback address and the page's origin is a private address"},
+		{"LoopbackPage", srv.URL + "/granted", "http://localhost:5173", ExitAllowed, ""},
+		{"LoopbackIPv6Page", srv.URL + "/refused", "http://[::1]:5173", ExitBlocked, ""},
+		{"NullPage", srv.URL + "/granted", "null", ExitAllowed, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, err := run(t, Request{URL: tc.url, Origin: tc.origin})
+			if code != tc.wantCode || err != nil {
+				t.Fatalf("got %d, %v, want %d:\n%s", code, err, tc.wantCode, out)
+			}
+			if tc.wantNote == "" {
+				if strings.Contains(out, "Local Network Access") {
+					t.Errorf("a Local Network Access note for a page at %s:\n%s", tc.origin, out)
+				}
+				return
+			}
+			for _, want := range []string{
+				"\nnote: " + tc.wantNote,
+				": Chromium (Local Network Access, Chrome 142 and later) asks the user's permission before it sends anything there, whatever the CORS headers say. If the user denies it, fetch() fails and the console shows what reads like a CORS error:\n",
+				"  Access to fetch at '" + tc.url + "' from origin '" + tc.origin + "' has been blocked by CORS policy: Permission was denied for this request to access the `unknown` address space.\n",
+				`No server header satisfies it: the user must allow the page, and a page in a frame also needs the local-network-access permissions policy from the page that embeds it (<iframe allow="local-network-access">).`,
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("report lacks %q:\n%s", want, out)
+				}
+			}
+			if !strings.HasSuffix(out, "(<iframe allow=\"local-network-access\">).\n") {
+				t.Errorf("the note is not the report's last word:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestAddressSpaces pins where Local Network Access places the hosts the
+// check can place without DNS, and when it asks the user.
+func TestAddressSpaces(t *testing.T) {
+	for _, tc := range []struct {
+		origin, url string
+		asks        bool
+	}{
+		{"https://app.example.com", "http://127.0.0.1/", true},
+		{"https://app.example.com", "http://127.8.9.10/", true},
+		{"https://app.example.com", "http://[::1]/", true},
+		{"https://app.example.com", "http://[::ffff:7f00:1]/", true},
+		{"https://app.example.com", "http://localhost:8080/", true},
+		{"https://app.example.com", "http://api.localhost/", true},
+		{"https://app.example.com", "http://10.0.0.1/", true},
+		{"https://app.example.com", "http://172.16.0.1/", true},
+		{"https://app.example.com", "http://192.168.1.1/", true},
+		{"https://app.example.com", "http://169.254.169.254/", true},
+		{"https://app.example.com", "http://[fd00::1]/", true},
+		{"https://app.example.com", "http://[fe80::1]/", true},
+		{"http://192.168.1.2", "http://127.0.0.1/", true},
+		{"https://app.example.com", "https://api.example.com/", false}, // a name: only DNS knows
+		{"https://app.example.com", "http://router.local/", false},
+		{"https://app.example.com", "http://8.8.8.8/", false},
+		{"https://app.example.com", "http://172.32.0.1/", false},
+		{"http://192.168.1.2", "http://192.168.1.3/", false},
+		{"http://localhost:3000", "http://127.0.0.1/", false},
+		{"http://127.0.0.1:3000", "http://[::1]/", false},
+		{"null", "http://127.0.0.1/", false},
+	} {
+		u, err := url.Parse(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, asks := localNetworkAccess(tc.origin, u); asks != tc.asks {
+			t.Errorf("a page at %s fetching %s: asks = %v, want %v", tc.origin, tc.url, asks, tc.asks)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package check
 
 import (
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -82,4 +83,59 @@ func isPotentiallyTrustworthy(u *url.URL) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// addressSpace is where Local Network Access places an address, from the
+// most private: Chromium asks the user's permission before a page sends a
+// request to a more private space than its own.
+type addressSpace int
+
+const (
+	loopbackSpace addressSpace = iota
+	localSpace                 // private and link-local addresses
+	publicSpace
+)
+
+func (s addressSpace) String() string {
+	return [...]string{"loopback", "private", "public"}[s]
+}
+
+// hostSpace places a host known without DNS (localhost and its subdomains,
+// an IP literal); known is false for any other name, which only the
+// address it resolves to places.
+func hostSpace(host string) (space addressSpace, known bool) {
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return loopbackSpace, true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return publicSpace, false
+	}
+	a = a.Unmap()
+	switch {
+	case a.IsLoopback():
+		return loopbackSpace, true
+	case a.IsPrivate() || a.IsLinkLocalUnicast():
+		return localSpace, true
+	}
+	return publicSpace, true
+}
+
+// localNetworkAccess reports whether Chromium asks the user's permission
+// before a page at origin fetches u, and the spaces of both: u's host is a
+// loopback or private address (an IP literal or localhost) and the page's
+// origin is in a less private space. A page on a domain name counts as
+// public, as most are.
+func localNetworkAccess(origin string, u *url.URL) (target, page addressSpace, asks bool) {
+	target, known := hostSpace(u.Hostname())
+	if !known || target == publicSpace {
+		return target, publicSpace, false
+	}
+	o, err := url.Parse(origin)
+	if err != nil || origin == "null" {
+		return target, publicSpace, false
+	}
+	page, _ = hostSpace(o.Hostname())
+	return target, page, page > target
 }

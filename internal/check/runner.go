@@ -71,7 +71,7 @@ func (c *runner) run() (int, error) {
 		c.printf("\nThe URL has the page's own origin: the browser does not use CORS for it, and the script can read the response.\n")
 		return ExitAllowed, nil
 	}
-	if strings.HasPrefix(p.origin, "https:") && p.url.Scheme == "http" && !isPotentiallyTrustworthy(p.url) {
+	if c.mixedContent() {
 		c.printf("\nverdict: BLOCKED before any request is sent\n")
 		c.printf("console: Mixed Content: The page at '%s/' was loaded over HTTPS, but requested an insecure resource '%s'. This request has been blocked; the content must be served over HTTPS.\n", p.origin, urlString(p.url))
 		c.printf("fix: serve the API over https:// and request it with https://.\n")
@@ -106,6 +106,13 @@ func (c *runner) run() (int, error) {
 			return c.blocked()
 		}
 	}
+}
+
+// mixedContent reports whether the browser blocks the fetch as mixed
+// content, before any request and any other rule.
+func (c *runner) mixedContent() bool {
+	p := c.plan
+	return strings.HasPrefix(p.origin, "https:") && p.url.Scheme == "http" && !isPotentiallyTrustworthy(p.url)
 }
 
 // isRedirect reports whether a status makes fetch() follow the Location.
@@ -368,6 +375,7 @@ func (c *runner) blocked() (int, error) {
 	if !c.sent && c.step > 0 {
 		c.printf("Only the preflight was sent: the request itself never reached the server.\n")
 	}
+	c.localNetworkNote()
 	return ExitBlocked, nil
 }
 
@@ -394,5 +402,24 @@ func (c *runner) allowed(resp *http.Response) (int, error) {
 			c.printf("To expose one, list it in Access-Control-Expose-Headers.\n")
 		}
 	}
+	c.localNetworkNote()
 	return ExitAllowed, nil
+}
+
+// localNetworkNote says, whatever the verdict, when Chromium's Local Network
+// Access asks the user first: a denial reads like a CORS error, and people
+// then look for the server header that fixes it, which does not exist.
+func (c *runner) localNetworkNote() {
+	p := c.plan
+	target, page, asks := localNetworkAccess(p.origin, p.url)
+	if !asks || c.mixedContent() {
+		return
+	}
+	pageIs := "public"
+	if page != publicSpace {
+		pageIs = "a " + page.String() + " address"
+	}
+	c.printf("\nnote: %s is a %s address and the page's origin is %s: Chromium (Local Network Access, Chrome 142 and later) asks the user's permission before it sends anything there, whatever the CORS headers say. If the user denies it, fetch() fails and the console shows what reads like a CORS error:\n", p.url.Host, target, pageIs)
+	c.printf("  Access to fetch at '%s' from origin '%s' has been blocked by CORS policy: Permission was denied for this request to access the `unknown` address space.\n", urlString(p.url), p.origin)
+	c.printf("No server header satisfies it: the user must allow the page, and a page in a frame also needs the local-network-access permissions policy from the page that embeds it (<iframe allow=\"local-network-access\">).\n")
 }
