@@ -43,6 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		preflight_passthrough
 //		preflight_status      <code>
 //		report_only
+//		cross_origin_protection
 //	}
 //
 // Origins on the directive line and in `origins` add up, as do repeated list
@@ -139,6 +140,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.ReportOnly = true
 			pos["report_only"] = []tokenPos{{d.File(), d.Line()}}
+		case "cross_origin_protection":
+			if d.NextArg() {
+				errorf("cross_origin_protection takes no value, not %q: write cross_origin_protection alone", d.Val())
+				d.RemainingArgs()
+				continue
+			}
+			h.CrossOriginProtection = true
+			pos["cross_origin_protection"] = []tokenPos{{d.File(), d.Line()}}
 		case "allow_private_network", "preflight_passthrough":
 			if d.NextArg() {
 				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)
@@ -239,7 +248,7 @@ func adaptWarned(w configProblem) bool {
 var subdirectives = []string{
 	"origins", "origin_regexp", "methods", "allowed_headers", "exposed_headers",
 	"allow_credentials", "max_age", "allow_private_network", "preflight_passthrough", "preflight_status",
-	"report_only",
+	"report_only", "cross_origin_protection",
 }
 
 // didYouMean suggests the subdirective a typo most likely meant: other
@@ -259,6 +268,7 @@ func didYouMean(sub string) string {
 var singleValued = map[string]struct{}{
 	"allow_credentials": {}, "max_age": {}, "preflight_status": {},
 	"allow_private_network": {}, "preflight_passthrough": {}, "report_only": {},
+	"cross_origin_protection": {},
 }
 
 var listExample = map[string]string{
