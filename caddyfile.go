@@ -132,22 +132,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			md := caddy.Duration(dur)
 			h.MaxAge = &md
 			pos["max_age"] = []tokenPos{{d.File(), d.Line()}}
-		case "report_only":
+		case "report_only", "cross_origin_protection":
 			if d.NextArg() {
-				errorf("report_only takes no value, not %q: write report_only alone", d.Val())
+				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)
 				d.RemainingArgs()
 				continue
 			}
-			h.ReportOnly = true
-			pos["report_only"] = []tokenPos{{d.File(), d.Line()}}
-		case "cross_origin_protection":
-			if d.NextArg() {
-				errorf("cross_origin_protection takes no value, not %q: write cross_origin_protection alone", d.Val())
-				d.RemainingArgs()
-				continue
+			if sub == "report_only" {
+				h.ReportOnly = true
+			} else {
+				h.CrossOriginProtection = true
 			}
-			h.CrossOriginProtection = true
-			pos["cross_origin_protection"] = []tokenPos{{d.File(), d.Line()}}
+			pos[sub] = []tokenPos{{d.File(), d.Line()}}
 		case "allow_private_network", "preflight_passthrough":
 			if d.NextArg() {
 				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)

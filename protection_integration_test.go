@@ -171,19 +171,7 @@ func TestIntegrationCrossOriginProtection(t *testing.T) {
 		})
 	}
 
-	handshakes := []struct {
-		name   string
-		header []string
-		echo   bool
-	}{
-		{"untrusted-cross-site", []string{"Origin", untrustedOrigin, "Sec-Fetch-Site", "cross-site"}, false},
-		{"sibling-same-site", []string{"Origin", siblingOrigin, "Sec-Fetch-Site", "same-site"}, false},
-		{"foreign-origin-no-sec-fetch-site", []string{"Origin", untrustedOrigin}, false},
-		{"trusted", []string{"Origin", trustedOrigin, "Sec-Fetch-Site", "same-site"}, true},
-		{"same-origin", []string{"Origin", "http://" + protectedSite + ":9080", "Sec-Fetch-Site", "same-origin"}, true},
-		{"no-origin", nil, true},
-	}
-	for _, tc := range handshakes {
+	for _, tc := range handshakeCases("http://" + protectedSite + ":9080") {
 		t.Run("websocket-http1.1/"+tc.name, func(t *testing.T) {
 			path := "/ws/" + tc.name
 			status, echoed, err := webSocketHTTP1(protectedSite+":9080", "127.0.0.1:9080", path, tc.header)
@@ -207,6 +195,28 @@ func TestIntegrationCrossOriginProtection(t *testing.T) {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// handshakeCases are the WebSocket handshakes of the proof, to a site whose
+// own origin is self: three from origins the policy does not trust, refused;
+// one trusted, one same-origin and one without Origin, proxied and echoing.
+func handshakeCases(self string) []struct {
+	name   string
+	header []string
+	echo   bool
+} {
+	return []struct {
+		name   string
+		header []string
+		echo   bool
+	}{
+		{"untrusted-cross-site", []string{"Origin", untrustedOrigin, "Sec-Fetch-Site", "cross-site"}, false},
+		{"sibling-same-site", []string{"Origin", siblingOrigin, "Sec-Fetch-Site", "same-site"}, false},
+		{"foreign-origin-no-sec-fetch-site", []string{"Origin", untrustedOrigin}, false},
+		{"trusted", []string{"Origin", trustedOrigin, "Sec-Fetch-Site", "same-site"}, true},
+		{"same-origin", []string{"Origin", self, "Sec-Fetch-Site", "same-origin"}, true},
+		{"no-origin", nil, true},
 	}
 }
 
@@ -392,18 +402,7 @@ https://%s:9543 {
 
 	self := "https://" + protectedSite + ":9543"
 	for _, proto := range []string{"http2", "http3"} {
-		for _, tc := range []struct {
-			name   string
-			header []string
-			echo   bool
-		}{
-			{"untrusted-cross-site", []string{"Origin", untrustedOrigin, "Sec-Fetch-Site", "cross-site"}, false},
-			{"sibling-same-site", []string{"Origin", siblingOrigin, "Sec-Fetch-Site", "same-site"}, false},
-			{"foreign-origin-no-sec-fetch-site", []string{"Origin", untrustedOrigin}, false},
-			{"trusted", []string{"Origin", trustedOrigin, "Sec-Fetch-Site", "same-site"}, true},
-			{"same-origin", []string{"Origin", self, "Sec-Fetch-Site", "same-origin"}, true},
-			{"no-origin", nil, true},
-		} {
+		for _, tc := range handshakeCases(self) {
 			t.Run(proto+"/"+tc.name, func(t *testing.T) {
 				path := "/ws/" + proto + "/" + tc.name
 				status, echoed, err := webSocketExtendedConnect(clients[proto], proto, self+path, tc.header)
