@@ -137,6 +137,15 @@ func TestIntegrationCrossOriginProtection(t *testing.T) {
 	tester.InitServer(protectionConfig(strings.TrimPrefix(backend.URL, "http://")), "caddyfile")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialLoopback}}
 	defer client.CloseIdleConnections()
+	// The previous test's servers may still be handing over to these.
+	for range 50 {
+		resp, err := client.Get("http://" + protectedSite + ":9080/metrics")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	writes := 0
 	for _, tc := range protectionRequestCases() {
