@@ -456,3 +456,55 @@ func webSocketExtendedConnect(client *http.Client, proto, url string, header []s
 	echoed, err = echoOnce(pw, resp.Body, "hello "+req.URL.Path)
 	return resp.StatusCode, echoed, err
 }
+
+// TestIntegrationCrossOriginProtectionReportOnly pins that, with
+// report_only, what the protection would refuse reaches the backend and is
+// counted instead.
+func TestIntegrationCrossOriginProtectionReportOnly(t *testing.T) {
+	backend := newRecordingBackend(t)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(strings.Replace(protectionConfig(strings.TrimPrefix(backend.URL, "http://")),
+		"cross_origin_protection", "cross_origin_protection\n\t\treport_only", 1), "caddyfile")
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialLoopback}}
+	defer client.CloseIdleConnections()
+	site := "http://" + protectedSite + ":9080"
+	for range 50 {
+		resp, err := client.Get(site + "/metrics")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	req, _ := http.NewRequest("DELETE", site+"/items/report-only", nil)
+	req.Header.Set("Origin", untrustedOrigin)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !backend.reached("DELETE", "/items/report-only") {
+		t.Errorf("status %d, reached %v: want the backend's 200", resp.StatusCode, backend.reached("DELETE", "/items/report-only"))
+	}
+	status, echoed, err := webSocketHTTP1(protectedSite+":9080", "127.0.0.1:9080", "/ws/report-only", []string{"Origin", untrustedOrigin})
+	if err != nil || status != http.StatusSwitchingProtocols || echoed != "hello /ws/report-only" {
+		t.Errorf("WebSocket: status %d, echoed %q, %v: want it proxied", status, echoed, err)
+	}
+
+	resp, err = client.Get(site + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`caddy_http_cors_report_only_total{difference="refusal",kind="write"} 1`,
+		`caddy_http_cors_report_only_total{difference="refusal",kind="websocket"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
