@@ -62,8 +62,8 @@ func (p *policy) crossOrigin(r *http.Request, kind protectionKind) bool {
 		// protection; a handshake is a GET that opens a two-way channel.
 		// So it is asked about a shallow copy that differs only in its
 		// method: the same Sec-Fetch-Site, Origin and Host, judged as an
-		// unsafe request is. The copy is never served, and only
-		// handshakes pay for it.
+		// unsafe request is. The copy is never served; it stays on the
+		// stack, and only handshakes pay for copying it.
 		probe := *r
 		probe.Method = http.MethodPost
 		return p.protect.Check(&probe) != nil
@@ -78,7 +78,10 @@ func (p *policy) crossOrigin(r *http.Request, kind protectionKind) bool {
 func (h *Handler) protectionCheck(w http.ResponseWriter, r *http.Request, d *decision) (refused bool) {
 	p := h.policy
 	kind := classify(r)
-	if kind == protectNone || !p.crossOrigin(r, kind) || d.grantsOrigin() {
+	// A trusted origin passes whatever net/http would say, so it is not
+	// asked: its fallback parses Origin (one allocation) when a request
+	// has no Sec-Fetch-Site.
+	if kind == protectNone || d.grantsOrigin() || !p.crossOrigin(r, kind) {
 		return false
 	}
 	origin := r.Header.Get("Origin")
