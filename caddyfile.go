@@ -43,6 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		preflight_passthrough
 //		preflight_status      <code>
 //		report_only
+//		cross_origin_protection
 //	}
 //
 // Origins on the directive line and in `origins` add up, as do repeated list
@@ -131,14 +132,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			md := caddy.Duration(dur)
 			h.MaxAge = &md
 			pos["max_age"] = []tokenPos{{d.File(), d.Line()}}
-		case "report_only":
+		case "report_only", "cross_origin_protection":
 			if d.NextArg() {
-				errorf("report_only takes no value, not %q: write report_only alone", d.Val())
+				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)
 				d.RemainingArgs()
 				continue
 			}
-			h.ReportOnly = true
-			pos["report_only"] = []tokenPos{{d.File(), d.Line()}}
+			if sub == "report_only" {
+				h.ReportOnly = true
+			} else {
+				h.CrossOriginProtection = true
+			}
+			pos[sub] = []tokenPos{{d.File(), d.Line()}}
 		case "allow_private_network", "preflight_passthrough":
 			if d.NextArg() {
 				errorf("%s takes no value, not %q: write %s alone", sub, d.Val(), sub)
@@ -268,7 +273,7 @@ func takeAdaptWarning(w configProblem) (adaptNote, bool) {
 var subdirectives = []string{
 	"origins", "origin_regexp", "methods", "allowed_headers", "exposed_headers",
 	"allow_credentials", "max_age", "allow_private_network", "preflight_passthrough", "preflight_status",
-	"report_only",
+	"report_only", "cross_origin_protection",
 }
 
 // didYouMean suggests the subdirective a typo most likely meant: other
@@ -288,6 +293,7 @@ func didYouMean(sub string) string {
 var singleValued = map[string]struct{}{
 	"allow_credentials": {}, "max_age": {}, "preflight_status": {},
 	"allow_private_network": {}, "preflight_passthrough": {}, "report_only": {},
+	"cross_origin_protection": {},
 }
 
 var listExample = map[string]string{

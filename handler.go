@@ -22,6 +22,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	p := h.policy
 	d := decision{p: p, vary: &p.varyActual}
 	status := h.decide(&d, r)
+	if p.protect != nil && h.protectionCheck(w, r, &d) {
+		return nil
+	}
 	if p.reportOnly {
 		// Report-only changes nothing: the response, preflight or not, is
 		// the next handler's alone; the writer compares it with d.

@@ -16,12 +16,18 @@ type decisionKind uint8
 const (
 	kindPreflight decisionKind = iota
 	kindActual
+	kindWrite     // cross-origin protection: a method other than GET, HEAD, OPTIONS
+	kindWebSocket // cross-origin protection: a WebSocket handshake
 	numKinds
 )
 
 func (k decisionKind) String() string {
-	return [...]string{"preflight", "actual"}[k]
+	return [...]string{"preflight", "actual", "write", "websocket"}[k]
 }
+
+// protected tells whether k is a kind of cross-origin protection, which
+// only ever refuses an origin.
+func (k decisionKind) protected() bool { return k == kindWrite || k == kindWebSocket }
 
 type decisionResult uint8
 
@@ -48,7 +54,7 @@ func newDecisionCounters(ctx caddy.Context) (*decisionCounters, error) {
 		Namespace: "caddy",
 		Subsystem: "http",
 		Name:      "cors_decisions_total",
-		Help:      "CORS requests by kind (preflight, actual) and result (allowed, or the part refused: origin, method, header, or bound for a preflight beyond the module's limits).",
+		Help:      "CORS requests by kind (preflight, actual; write, websocket for cross-origin protection's refusals) and result (allowed, or the part refused: origin, method, header, or bound for a preflight beyond the module's limits).",
 	}, []string{"kind", "result"})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		// Every cors handler of a config shares the one collector.
@@ -63,8 +69,9 @@ func newDecisionCounters(ctx caddy.Context) (*decisionCounters, error) {
 	d := new(decisionCounters)
 	for k := range numKinds {
 		for r := range numResults {
-			if k == kindActual && (r == resultMethod || r == resultHeader || r == resultBound) {
-				continue // actual requests are never refused for these
+			if k != kindPreflight && (r == resultMethod || r == resultHeader || r == resultBound) ||
+				k.protected() && r != resultOrigin {
+				continue // only preflights are refused for these; protection only refuses
 			}
 			d.c[k][r] = vec.WithLabelValues(k.String(), r.String())
 		}
@@ -88,7 +95,7 @@ func newReportCounters(ctx caddy.Context) (*reportCounters, error) {
 		Namespace: "caddy",
 		Subsystem: "http",
 		Name:      "cors_report_only_total",
-		Help:      "Report-only mode: responses whose CORS headers differ from the policy's, by kind (preflight, actual) and difference.",
+		Help:      "Report-only mode: responses whose CORS headers differ from the policy's, by kind (preflight, actual; write, websocket: requests cross-origin protection would refuse) and difference.",
 	}, []string{"kind", "difference"})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		if err := reg.Register(vec); err != nil {
@@ -102,7 +109,7 @@ func newReportCounters(ctx caddy.Context) (*reportCounters, error) {
 	rc := new(reportCounters)
 	for k := range numKinds {
 		for d := diffGrant; d < numDifferences; d++ {
-			if only := d.onlyFor(); only != numKinds && only != k {
+			if only := d.onlyFor(); only != numKinds && only != k || k.protected() && d != diffRefusal {
 				continue // this kind of request never differs so
 			}
 			rc.c[k][d] = vec.WithLabelValues(k.String(), d.String())

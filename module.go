@@ -111,6 +111,18 @@ type Handler struct {
 	// site try a policy first; dropping it is the whole switch-over.
 	ReportOnly bool `json:"report_only,omitempty"`
 
+	// Refuse, with 403 before the next handler, what CORS never governs:
+	// requests a browser sends from another origin with a method other
+	// than GET, HEAD and OPTIONS (a form POST, a no-cors fetch: CSRF), and
+	// WebSocket handshakes from another origin (cross-site WebSocket
+	// hijacking), unless the policy allows their Origin. Cross-origin means
+	// what Go's net/http.CrossOriginProtection decides (Sec-Fetch-Site, else
+	// Origin against Host): requests without either header, same-origin
+	// ones and Sec-Fetch-Site: none always pass, as do GET, HEAD and
+	// preflights. It needs explicit origins. It does not protect GET
+	// endpoints that change state, nor replace SameSite cookies.
+	CrossOriginProtection bool `json:"cross_origin_protection,omitempty"`
+
 	policy   *policy
 	problems []configProblem
 	logger   *zap.Logger

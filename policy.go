@@ -29,6 +29,10 @@ type policy struct {
 	reports    *reportCounters
 	status     int
 
+	// protect decides which requests are cross-origin, for cross-origin
+	// protection (see Handler.CrossOriginProtection); nil when it is off.
+	protect *http.CrossOriginProtection
+
 	// allowMethods and allowHeaders answer allowed preflights. Empty means
 	// the answer must name what was requested, because with credentials a
 	// "*" would be read as a literal name.
@@ -108,6 +112,7 @@ func compile(h *Handler) (*policy, []configProblem, []configProblem) {
 	c.exposed(h.ExposedHeaders)
 	c.maxAge((*time.Duration)(h.MaxAge))
 	c.preflight(h)
+	c.protection(h)
 	return c.p, c.problems, c.warnings
 }
 

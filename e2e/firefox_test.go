@@ -30,6 +30,9 @@ var firefoxPrefs = map[string]any{
 	"dom.security.https_first":            false,
 	"dom.security.https_first_schemeless": false,
 	"dom.security.https_only_mode":        false,
+	// A form on a potentially trustworthy page (localhost) posting to a
+	// plain-HTTP host otherwise stops at a "not secure" interstitial.
+	"security.warn_submit_secure_to_insecure": false,
 	// Nothing in the background that could write to the console.
 	"services.settings.server":                          "http://127.0.0.1:9/",
 	"browser.safebrowsing.malware.enabled":              false,

@@ -64,6 +64,8 @@ var siteTitle = map[string]string{
 	"recipe": "`header` + `@cors_preflight` recipe",
 	"static": "`header` with `cors`'s 4 headers, no logic",
 	"cors":   "`cors`",
+	// The same policy with cross_origin_protection: what turning it on costs.
+	"protected": "`cors` with `cross_origin_protection`",
 }
 
 func main() {
@@ -361,8 +363,17 @@ const loadTarget = 0.99
 // headers site and with bare respond, and whether it meets loadTarget.
 func (l loadResults) verdicts() []string {
 	var lines []string
+	for _, site := range []string{"cors", "protected"} {
+		lines = append(lines, l.siteVerdicts(site)...)
+	}
+	return lines
+}
+
+// siteVerdicts is verdicts for one site running cors.
+func (l loadResults) siteVerdicts(site string) []string {
+	var lines []string
 	for _, kind := range loadKinds {
-		rs := l.pairedRatios(kind, "cors", "static")
+		rs := l.pairedRatios(kind, site, "static")
 		if len(rs) == 0 {
 			continue
 		}
@@ -371,16 +382,16 @@ func (l loadResults) verdicts() []string {
 		if r < loadTarget {
 			verdict = "misses"
 		}
-		lines = append(lines, fmt.Sprintf("**%s requests: `cors` serves %s of the static headers site's rate** (median of %d paired rounds, per-round %s to %s), and %s of bare `respond`'s: it %s the %s target.",
-			kind, fmtPercent(r), len(rs), fmtPercent(slices.Min(rs)), fmtPercent(slices.Max(rs)),
-			fmtPercent(median(l.pairedRatios(kind, "cors", "bare"))), verdict, fmtPercent(loadTarget)))
+		lines = append(lines, fmt.Sprintf("**%s requests: %s serves %s of the static headers site's rate** (median of %d paired rounds, per-round %s to %s), and %s of bare `respond`'s: it %s the %s target.",
+			kind, siteTitle[site], fmtPercent(r), len(rs), fmtPercent(slices.Min(rs)), fmtPercent(slices.Max(rs)),
+			fmtPercent(median(l.pairedRatios(kind, site, "bare"))), verdict, fmtPercent(loadTarget)))
 	}
 	return lines
 }
 
 var (
 	loadKinds = []string{"actual", "preflight"}
-	loadSites = []string{"bare", "recipe", "static", "cors"}
+	loadSites = []string{"bare", "recipe", "static", "cors", "protected"}
 )
 
 var palette = map[string]color.Color{
@@ -391,6 +402,8 @@ var palette = map[string]color.Color{
 	"recipe": color.RGBA{0xff, 0x7f, 0x0e, 0xff},
 	"static": color.RGBA{0x9e, 0xc9, 0xe2, 0xff},
 	"cors":   color.RGBA{0x1f, 0x77, 0xb4, 0xff},
+
+	"protected": color.RGBA{0x0b, 0x3d, 0x6b, 0xff},
 }
 
 // drawHandlerChart draws horizontal bars of ns/op on a log scale (the
