@@ -93,7 +93,7 @@ func BenchmarkRealistic(b *testing.B) {
 	h.logger = infoLogger()
 	for _, tc := range realisticRequests {
 		b.Run(tc.name, func(b *testing.B) {
-			app := new(realisticResponse)
+			app := newAppResponse(realisticHeaders...)
 			var front func(http.Header)
 			if tc.method == http.MethodOptions {
 				front = app.add

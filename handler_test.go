@@ -296,6 +296,35 @@ func TestServeHTTP(t *testing.T) {
 		{name: "AnyOriginPolicyAddsNoVaryOrigin", config: anyOrigin, method: "GET", header: from(origin),
 			nextAdds:   http.Header{"Vary": {"Accept-Encoding"}},
 			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {"*"}, "Vary": {"Accept-Encoding"}}},
+		{name: "UpstreamVaryDuplicatesAreListedOnce", config: exact, method: "GET", header: from(origin),
+			nextAdds:   http.Header{"Vary": {"origin, Cookie, Origin", "Accept-Encoding"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Cookie", "Accept-Encoding", "Origin"}}},
+		{name: "EarlierVaryOriginIsMergedIntoThePreflightsVary", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
+			method: "OPTIONS", header: pre(origin, "PUT"),
+			before:     http.Header{"Vary": {"Origin", "Accept-Encoding"}},
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PUT"},
+				"Vary":                         append([]string{"Accept-Encoding"}, varyPreflight...)}},
+		// Among the dozen headers of a real response, every spelling of an
+		// owned header is still found.
+		{name: "ForeignSpellingsAmongManyHeadersAreReplaced", config: creds, method: "GET", header: from(origin),
+			nextAdds:   manyHeaders(),
+			wantStatus: 200, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Vary":                             {"Accept-Encoding", "Origin"}}},
+		{name: "ForeignSpellingsAmongManyHeadersAreRemovedWithoutOrigin", config: creds, method: "GET",
+			nextAdds:   manyHeaders(),
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Accept-Encoding", "Origin"}}},
+		{name: "ForeignSpellingsAmongManyHeadersBeforeAPreflightAreReplaced", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}, AllowCredentials: true},
+			method: "OPTIONS", header: pre(origin, "PUT"),
+			before:     manyHeaders(),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Access-Control-Allow-Methods":     {"PUT"},
+				"Vary":                             append([]string{"Accept-Encoding"}, varyPreflight...)}},
 		{name: "HeadersSurviveAnErrorFromTheNextHandler", config: creds, method: "GET", header: from(origin),
 			nextErr:    caddyhttp.Error(http.StatusBadGateway, errors.New("dial tcp: connection refused")),
 			wantStatus: 0, wantNext: true, want: http.Header{
@@ -377,6 +406,29 @@ func runCase(t *testing.T, tt corsCase) {
 			t.Errorf("foreign spelling %q left in the response", k)
 		}
 	}
+	for _, set := range []http.Header{tt.before, tt.nextAdds} {
+		for k, v := range set {
+			if h, _ := ownedIndex(k); h < 0 && k != "Vary" && !slices.Equal(got[k], v) {
+				t.Errorf("%s = %q, want %q as the other handlers set it", k, got[k], v)
+			}
+		}
+	}
+}
+
+// manyHeaders is a real response's headers (realisticHeaders, Vary:
+// Accept-Encoding among them) with CORS headers of its own in other
+// spellings, and one in the canonical spelling.
+func manyHeaders() http.Header {
+	h := http.Header{}
+	for _, kv := range realisticHeaders {
+		h[kv[0]] = append(h[kv[0]], kv[1])
+	}
+	h["access-control-allow-origin"] = []string{"*"}
+	h["ACCESS-CONTROL-ALLOW-CREDENTIALS"] = []string{"true"}
+	h["Access-control-expose-headers"] = []string{"X-Secret"}
+	h["Access-Control-Max-Age"] = []string{"86400"}
+	h["access-control-allow-private-network"] = []string{"true"}
+	return h
 }
 
 // TestHandlerNeverCallsNextForAnsweredPreflights pins that every preflight
