@@ -365,7 +365,7 @@ func (d *decision) enforce(hdr http.Header) {
 		d.put(hdr, bits.TrailingZeros8(missing))
 	}
 	if len(varyOut) > 0 {
-		d.vary.merge(hdr, vary, varyOut)
+		hdr["Vary"] = d.vary.merge(vary, varyOut)
 	}
 }
 

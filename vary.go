@@ -1,7 +1,6 @@
 package cors
 
 import (
-	"net/http"
 	"strings"
 
 	"github.com/caddy-cors/cors/internal/fetch"
@@ -27,8 +26,19 @@ func newResponseVary(tokens ...string) responseVary {
 // token exactly once or vary on everything ("*"), so that merge leaves them
 // as they are. The request's single allocation makes room for them.
 func (v *responseVary) slots(lines []string) int {
-	if len(v.tokens) == 0 || len(lines) == 1 && lines[0] == v.value {
+	switch {
+	case len(v.tokens) == 0:
 		return 0
+	case len(lines) == 0:
+		return 1
+	}
+	return v.count(lines)
+}
+
+// count is slots for lines that must be parsed.
+func (v *responseVary) count(lines []string) int {
+	if len(lines) == 1 && lines[0] == v.value {
+		return 0 // as the module left it
 	}
 	var counts [maxVaryTokens]int
 	mentioned, kept := 0, 0 // lines naming a module token; other tokens on them
@@ -62,14 +72,25 @@ func (v *responseVary) slots(lines []string) int {
 	return len(lines) - mentioned + kept + 1
 }
 
-// merge makes the Vary field lines of hdr, lines, list each token exactly
-// once, writing the field lines into out, which has room for v.slots(lines)
-// of them; it allocates nothing. Lines that do not name the module's tokens
-// stay as they are; the other tokens of the lines that do each get a line of
-// their own (a field sent on several lines is one list, RFC 9110 section
-// 5.3), and the module's tokens follow on their own line. out may not alias
-// lines.
-func (v *responseVary) merge(hdr http.Header, lines, out []string) {
+// merge returns the Vary field lines that list each of the module's tokens
+// exactly once, given lines, the response's, and out, room for
+// v.slots(lines) of them; it allocates nothing. Lines that do not name the
+// module's tokens stay as they are; the other tokens of the lines that do
+// each get a line of their own (a field sent on several lines is one list,
+// RFC 9110 section 5.3), and the module's tokens follow on their own line.
+// out may not alias lines.
+func (v *responseVary) merge(lines, out []string) []string {
+	n := 0
+	if len(lines) > 0 {
+		n = v.keep(lines, out)
+	}
+	out[n] = v.value
+	return out[: n+1 : n+1]
+}
+
+// keep writes into out the lines, or the tokens of lines, that merge keeps,
+// and returns how many it wrote.
+func (v *responseVary) keep(lines, out []string) int {
 	n := 0
 	for _, line := range lines {
 		if !v.mentioned(line) {
@@ -86,8 +107,7 @@ func (v *responseVary) merge(hdr http.Header, lines, out []string) {
 			}
 		}
 	}
-	out[n] = v.value
-	hdr["Vary"] = out[: n+1 : n+1]
+	return n
 }
 
 // mentioned reports whether line names one of the module's tokens.
