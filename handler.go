@@ -244,8 +244,9 @@ type decision struct {
 	names  string // Access-Control-Allow-Headers, when the policy cannot name its headers
 
 	// out holds the values handed to the header map: one per header sent,
-	// in the order of ownedHeaders, then Vary. A later handler may change
-	// them in place; the decision above stays as it was.
+	// in the order of ownedHeaders, then the Vary field lines (the
+	// response's own among them, when it had a Vary). A later handler may
+	// change them in place; the decision above stays as it was.
 	out []string
 }
 
