@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-cors/cors/internal/realistic"
 )
 
 // discardWriter is a ResponseWriter that keeps one header map across
@@ -166,72 +168,18 @@ func TestReportOnlyAllocations(t *testing.T) {
 
 // realisticHeaders is what a real API response carries besides CORS: the
 // headers of a JSON answer behind reverse_proxy, Vary among them.
-var realisticHeaders = [][2]string{
-	{"Content-Type", "application/json; charset=utf-8"},
-	{"Content-Length", "1437"},
-	{"Cache-Control", "private, max-age=0, must-revalidate"},
-	{"Etag", `W/"5a3-1b2c3d4e5f60718293a4b5c6"`},
-	{"Last-Modified", "Mon, 07 Dec 2026 09:41:27 GMT"},
-	{"Date", "Mon, 07 Dec 2026 11:20:00 GMT"},
-	{"Set-Cookie", "session=8f14e45fceea167a5a36dedd4bea2543; Path=/; HttpOnly; Secure; SameSite=Lax"},
-	{"Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "strict-origin-when-cross-origin"},
-	{"X-Request-Id", "01JEG8K6Q3Z2V7W9X4Y5A6B7C8"},
-	{"X-Ratelimit-Limit", "1000"},
-	{"X-Ratelimit-Remaining", "998"},
-	{"X-Ratelimit-Reset", "1796642400"},
-	{"Vary", "Accept-Encoding"},
+var realisticHeaders = realistic.Headers
+
+// appResponse is an application answering 200 with fixed headers, added
+// without allocating (see realistic.Response).
+type appResponse struct{ *realistic.Response }
+
+func newAppResponse(headers ...[2]string) appResponse {
+	return appResponse{realistic.NewResponse(headers...)}
 }
 
-// appResponse is an application answering 200 with fixed headers. It adds
-// them as http.Header.Add would (a name already in the map keeps its lines;
-// a name given twice gets two lines), in the spelling given, without
-// allocating: the values of each name go into an array of their own,
-// refilled on every call, so that whoever edited a value in place on the
-// last response does not change the next one.
-type appResponse struct {
-	names  []string
-	ends   []int // the values of names[i] are values[ends[i-1]:ends[i]]
-	given  []string
-	values []string
-}
-
-func newAppResponse(headers ...[2]string) *appResponse {
-	rr := new(appResponse)
-	for _, kv := range headers {
-		if slices.Contains(rr.names, kv[0]) {
-			continue
-		}
-		rr.names = append(rr.names, kv[0])
-		for _, v := range headers {
-			if v[0] == kv[0] {
-				rr.given = append(rr.given, v[1])
-			}
-		}
-		rr.ends = append(rr.ends, len(rr.given))
-	}
-	rr.values = make([]string, len(rr.given))
-	return rr
-}
-
-func (rr *appResponse) add(h http.Header) {
-	copy(rr.values, rr.given)
-	start := 0
-	for i, name := range rr.names {
-		vs := rr.values[start:rr.ends[i]:rr.ends[i]]
-		start = rr.ends[i]
-		if old, ok := h[name]; ok {
-			h[name] = append(old, vs...)
-		} else {
-			h[name] = vs
-		}
-	}
-}
-
-func (rr *appResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) error {
-	rr.add(w.Header())
+func (rr appResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) error {
+	rr.Add(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -275,7 +223,7 @@ func TestAllocationsWithRealisticResponses(t *testing.T) {
 				got := testing.AllocsPerRun(100, func() {
 					clear(w.h)
 					if tc.method == http.MethodOptions {
-						app.add(w.h)
+						app.Add(w.h)
 					}
 					h.ServeHTTP(w, req, app)
 				})

@@ -96,7 +96,7 @@ func BenchmarkRealistic(b *testing.B) {
 			app := newAppResponse(realisticHeaders...)
 			var front func(http.Header)
 			if tc.method == http.MethodOptions {
-				front = app.add
+				front = app.Add
 			}
 			serveFrontN(b, h, tc.method, tc.header, front, app)
 		})

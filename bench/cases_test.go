@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	chicors "github.com/go-chi/cors"
 	rscors "github.com/rs/cors"
+
+	"github.com/caddy-cors/cors/internal/realistic"
 )
 
 // policy is one CORS policy in library-neutral form. Every library under
@@ -76,7 +78,7 @@ type benchCase struct {
 	want    outcome
 	// skip names libraries that cannot be compared on this case, and why.
 	skip map[string]string
-	// realistic answers with realisticHeaders instead of a bare 200.
+	// realistic answers with realistic.Headers instead of a bare 200.
 	realistic bool
 }
 
@@ -88,14 +90,14 @@ func (c benchCase) handler(lib library) (http.Handler, error) {
 	if !c.realistic {
 		return lib.build(c.policy, okHandler)
 	}
-	app := new(realisticResponse)
+	app := newRealisticResponse()
 	h, err := lib.build(c.policy, app)
 	if err != nil {
 		return nil, err
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			app.add(w.Header())
+			app.Add(w.Header())
 		}
 		h.ServeHTTP(w, r)
 	}), nil
@@ -273,50 +275,18 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 })
 
-// realisticHeaders is what a real API response carries besides CORS: the
-// headers of a JSON answer behind a reverse proxy, Vary among them.
-var realisticHeaders = [...][2]string{
-	{"Content-Type", "application/json; charset=utf-8"},
-	{"Content-Length", "1437"},
-	{"Cache-Control", "private, max-age=0, must-revalidate"},
-	{"Etag", `W/"5a3-1b2c3d4e5f60718293a4b5c6"`},
-	{"Last-Modified", "Mon, 07 Dec 2026 09:41:27 GMT"},
-	{"Date", "Mon, 07 Dec 2026 11:20:00 GMT"},
-	{"Set-Cookie", "session=8f14e45fceea167a5a36dedd4bea2543; Path=/; HttpOnly; Secure; SameSite=Lax"},
-	{"Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "strict-origin-when-cross-origin"},
-	{"X-Request-Id", "01JEG8K6Q3Z2V7W9X4Y5A6B7C8"},
-	{"X-Ratelimit-Limit", "1000"},
-	{"X-Ratelimit-Remaining", "998"},
-	{"X-Ratelimit-Reset", "1796642400"},
-	{"Vary", "Accept-Encoding"},
+// realisticResponse is an application answering 200 with the headers of
+// a real API response (realistic.Headers, Vary: Accept-Encoding among them),
+// added as http.Header.Add would, so that a Vary a CORS library set before
+// calling it keeps its line, but without allocating itself.
+type realisticResponse struct{ *realistic.Response }
+
+func newRealisticResponse() realisticResponse {
+	return realisticResponse{realistic.NewResponse(realistic.Headers...)}
 }
 
-// realisticResponse is an application answering 200 with realisticHeaders.
-// It adds them as http.Header.Add would (a name already there, such as a
-// Vary a CORS library set before calling it, keeps its lines) but without
-// allocating itself: each value goes into an array of its own, refilled on
-// every call, so that a library editing a value in place on one response
-// does not change the next.
-type realisticResponse struct {
-	values [len(realisticHeaders)]string
-}
-
-func (rr *realisticResponse) add(h http.Header) {
-	for i, kv := range realisticHeaders {
-		rr.values[i] = kv[1]
-		if old, ok := h[kv[0]]; ok {
-			h[kv[0]] = append(old, kv[1])
-		} else {
-			h[kv[0]] = rr.values[i : i+1 : i+1]
-		}
-	}
-}
-
-func (rr *realisticResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	rr.add(w.Header())
+func (rr realisticResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	rr.Add(w.Header())
 	w.WriteHeader(http.StatusOK)
 }
 
