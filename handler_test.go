@@ -712,3 +712,25 @@ func TestReportOnlyChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnedIndexFindsEverySpelling pins the filters of the header walk
+// (length, first byte) against the owned names themselves: any spelling of
+// an owned name passes them, and only the canonical one is canonical.
+func TestOwnedIndexFindsEverySpelling(t *testing.T) {
+	for want, name := range ownedHeaders {
+		if ownedLengths>>len(name)&1 == 0 {
+			t.Errorf("ownedLengths lacks the length of %s", name)
+		}
+		for _, k := range []string{name, strings.ToLower(name), strings.ToUpper(name), strings.ToLower(name[:1]) + name[1:]} {
+			h, canonical := ownedIndex(k)
+			if h != want || canonical != (k == name) {
+				t.Errorf("ownedIndex(%q) = %d, %v; want %d, %v", k, h, canonical, want, k == name)
+			}
+		}
+	}
+	for _, k := range []string{"", "A", "Vary", "X-Content-Type-Options", "Access-Control-Allow-Originx", "Access-Control-Request-Method", "Access-Control-Allow-Origin "} {
+		if h, _ := ownedIndex(k); h >= 0 {
+			t.Errorf("ownedIndex(%q) = %d, want none", k, h)
+		}
+	}
+}
