@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-cors/cors/internal/realistic"
 )
 
 // discardWriter is a ResponseWriter that keeps one header map across
@@ -58,6 +60,14 @@ var servedRequests = []struct {
 	{servedRequest{"PreflightRefusedByHeader", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", "x-other")}, 1},
 	{servedRequest{"HostileRequestHeaders", "OPTIONS", pre("https://app.example.com", "PUT", "Access-Control-Request-Headers", strings.Repeat("a,", 1<<19))}, 1},
 	{servedRequest{"HostileOrigin", "OPTIONS", pre("https://"+strings.Repeat("a.", 32<<10)+"example.org", "PUT")}, 1},
+}
+
+// realisticRequests are the requests BenchmarkRealistic answers with
+// realisticHeaders.
+var realisticRequests = []servedRequest{
+	{"NonCORS", "GET", http.Header{}},
+	{"AllowedActual", "GET", from("https://app.example.com")},
+	{"AllowedPreflight", "OPTIONS", pre("https://a.example.org", "PUT", "Access-Control-Request-Headers", "content-type,authorization")},
 }
 
 func infoLogger() *zap.Logger {
@@ -108,12 +118,14 @@ func TestRefusalsAreLoggedAtDebugLevel(t *testing.T) {
 }
 
 // TestAllocations pins what a request costs the garbage collector: one
-// allocation, the slice holding every header value the request adds (16 to
-// 80 bytes), whatever the request and however hostile. The response writer
-// wrapper is pooled.
+// allocation, the slice holding every header value the request adds (and
+// the Vary lines it merges with the response's), whatever the request,
+// however hostile, and whatever the response. The response writer wrapper
+// is pooled.
 func TestAllocations(t *testing.T) {
 	h := provisioned(t, typicalPolicy)
 	h.logger = infoLogger() // refusals are logged at debug level, which costs nothing when off
+	testRealisticAllocations(t, h)
 	for _, tc := range servedRequests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, "/", nil)
@@ -153,5 +165,73 @@ func TestReportOnlyAllocations(t *testing.T) {
 				t.Errorf("%s: %v allocations per request, want none", tc.name, got)
 			}
 		})
+	}
+}
+
+// realisticHeaders is what a real API response carries besides CORS: the
+// headers of a JSON answer behind reverse_proxy, Vary among them.
+var realisticHeaders = realistic.Headers
+
+// appResponse is an application answering 200 with fixed headers, added
+// without allocating (see realistic.Response).
+type appResponse struct{ *realistic.Response }
+
+func newAppResponse(headers ...[2]string) appResponse {
+	return appResponse{realistic.NewResponse(headers...)}
+}
+
+func (rr appResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) error {
+	rr.Add(w.Header())
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// with is realisticHeaders and more.
+func with(more ...[2]string) [][2]string {
+	return append(slices.Clip(realisticHeaders), more...)
+}
+
+// realisticResponses are responses that carry many headers, and a Vary or
+// an owned header of their own in the shapes the module must handle.
+var realisticResponses = []struct {
+	name    string
+	headers [][2]string
+}{
+	{"Realistic", realisticHeaders},
+	{"VaryNamingOrigin", with([2]string{"Vary", "Origin"})},
+	{"VaryDuplicates", with([2]string{"Vary", "origin, Cookie, Origin"}, [2]string{"Vary", "Access-Control-Request-Method"})},
+	{"ForeignSpellings", with(
+		[2]string{"access-control-allow-origin", "*"},
+		[2]string{"ACCESS-CONTROL-ALLOW-CREDENTIALS", "true"},
+		[2]string{"Access-Control-Max-Age", "86400"},
+		[2]string{"Access-control-expose-headers", "X-Secret"})},
+}
+
+// testRealisticAllocations is TestAllocations for responses that carry a
+// real API's headers: the response does not change what a request costs,
+// however many headers it carries, whatever Vary and foreign CORS headers
+// are among them. The application sets them on actual requests; on
+// preflights, which the module answers itself, the handlers in front of it
+// did.
+func testRealisticAllocations(t *testing.T, h *Handler) {
+	for _, resp := range realisticResponses {
+		for _, tc := range realisticRequests {
+			t.Run(resp.name+"/"+tc.name, func(t *testing.T) {
+				req := httptest.NewRequest(tc.method, "/", nil)
+				req.Header = tc.header
+				w := &discardWriter{h: make(http.Header)}
+				app := newAppResponse(resp.headers...)
+				got := testing.AllocsPerRun(100, func() {
+					clear(w.h)
+					if tc.method == http.MethodOptions {
+						app.Add(w.h)
+					}
+					h.ServeHTTP(w, req, app)
+				})
+				if got > 1 {
+					t.Errorf("%v allocations per request, want at most 1", got)
+				}
+			})
+		}
 	}
 }

@@ -83,13 +83,42 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}
 }
 
+// BenchmarkRealistic measures the requests of BenchmarkServeHTTP that get
+// an answer with the headers a real API sends (realisticHeaders, Vary among
+// them): the application sets them on actual requests and requests without
+// Origin; on preflights, which the module answers itself, the layers in
+// front of it did (Caddy's server, a header block before cors).
+func BenchmarkRealistic(b *testing.B) {
+	h := provisioned(b, typicalPolicy)
+	h.logger = infoLogger()
+	for _, tc := range realisticRequests {
+		b.Run(tc.name, func(b *testing.B) {
+			app := newAppResponse(realisticHeaders...)
+			var front func(http.Header)
+			if tc.method == http.MethodOptions {
+				front = app.Add
+			}
+			serveFrontN(b, h, tc.method, tc.header, front, app)
+		})
+	}
+}
+
 func serveN(b *testing.B, h *Handler, method string, header http.Header, next caddyhttp.Handler) {
+	serveFrontN(b, h, method, header, nil, next)
+}
+
+// serveFrontN is serveN with front, when not nil, setting response headers
+// before the module runs.
+func serveFrontN(b *testing.B, h *Handler, method string, header http.Header, front func(http.Header), next caddyhttp.Handler) {
 	req := httptest.NewRequest(method, "/", nil)
 	req.Header = header
 	w := &discardWriter{h: make(http.Header)}
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)
+		if front != nil {
+			front(w.h)
+		}
 		h.ServeHTTP(w, req, next)
 	}
 }

@@ -247,8 +247,9 @@ type decision struct {
 	names  string // Access-Control-Allow-Headers, when the policy cannot name its headers
 
 	// out holds the values handed to the header map: one per header sent,
-	// in the order of ownedHeaders, then Vary. A later handler may change
-	// them in place; the decision above stays as it was.
+	// in the order of ownedHeaders, then the Vary field lines (the
+	// response's own among them, when it had a Vary). A later handler may
+	// change them in place; the decision above stays as it was.
 	out []string
 }
 
@@ -322,15 +323,34 @@ func (d *decision) listAllowedNames(lines []string) {
 // other spelling or value of them removed, and Vary merged. It runs when the
 // response header is written, or when the response leaves another way, so
 // that whatever the other handlers set, before or after the module, the
-// decision is what goes out. It walks the header map once rather than
-// looking up each owned name, and not at all when the map is empty.
+// decision is what goes out.
+//
+// Another spelling of an owned name can only be found by looking at every
+// key, so enforce walks the header map once (not at all when it is empty).
+// A real response carries a dozen keys or more, few of them as long as an
+// owned name and fewer still starting with an A: ownedLengths and the first
+// byte reject them before any comparison, and only the few candidates left
+// are looked at.
 func (d *decision) enforce(hdr http.Header) {
+	vary := hdr["Vary"]
+	var varyOut []string
 	if d.out == nil {
-		d.out = make([]string, bits.OnesCount8(d.sent)+1)
+		// The request's one allocation: the owned values, then the Vary
+		// field lines merging writes, so that merging allocates nothing.
+		owned := bits.OnesCount8(d.sent)
+		d.out = make([]string, owned+d.vary.slots(vary))
+		varyOut = d.out[owned:]
+	} else if n := d.vary.slots(vary); n > 0 {
+		// Enforced again, after an informational response: the slots of
+		// the last merge may be in the map; vary on fresh ones.
+		varyOut = make([]string, n)
 	}
 	var seen uint8
 	if len(hdr) > 0 {
-		for k, got := range hdr {
+		for k := range hdr {
+			if ownedLengths>>len(k)&1 == 0 || k[0]|0x20 != 'a' {
+				continue
+			}
 			h, canonical := ownedIndex(k)
 			if h < 0 {
 				continue
@@ -340,7 +360,7 @@ func (d *decision) enforce(hdr http.Header) {
 				continue
 			}
 			seen |= 1 << h
-			if len(got) != 1 || got[0] != d.value(h) {
+			if got := hdr[k]; len(got) != 1 || got[0] != d.value(h) {
 				d.put(hdr, h)
 			}
 		}
@@ -348,8 +368,19 @@ func (d *decision) enforce(hdr http.Header) {
 	for missing := d.sent &^ seen; missing != 0; missing &= missing - 1 {
 		d.put(hdr, bits.TrailingZeros8(missing))
 	}
-	d.mergeVary(hdr)
+	if len(varyOut) > 0 {
+		hdr["Vary"] = d.vary.merge(vary, varyOut)
+	}
 }
+
+// ownedLengths has bit n set when an owned header name is n bytes long.
+const ownedLengths uint64 = 1<<len("Access-Control-Allow-Origin") |
+	1<<len("Access-Control-Allow-Credentials") |
+	1<<len("Access-Control-Allow-Methods") |
+	1<<len("Access-Control-Allow-Headers") |
+	1<<len("Access-Control-Allow-Private-Network") |
+	1<<len("Access-Control-Expose-Headers") |
+	1<<len("Access-Control-Max-Age")
 
 // put sets owned header h to its decided value, in the request's own storage.
 func (d *decision) put(hdr http.Header, h int) {
@@ -377,7 +408,7 @@ func ownedIndex(k string) (h int, canonical bool) {
 	case "Access-Control-Max-Age":
 		return hMaxAge, true
 	}
-	if len(k) < len(ownedHeaders[hMaxAge]) || k[0]|0x20 != 'a' {
+	if ownedLengths>>len(k)&1 == 0 || k[0]|0x20 != 'a' {
 		return -1, false
 	}
 	for h, name := range ownedHeaders {
@@ -386,17 +417,6 @@ func ownedIndex(k string) (h int, canonical bool) {
 		}
 	}
 	return -1, false
-}
-
-func (d *decision) mergeVary(hdr http.Header) {
-	if len(d.vary.tokens) == 0 {
-		return
-	}
-	v := hdr["Vary"]
-	if len(v) == 1 && v[0] == d.vary.value {
-		return // as the module left it
-	}
-	d.vary.merge(hdr, v, d.out[len(d.out)-1:])
 }
 
 // serve calls the next handler with a writer that enforces the decision when

@@ -296,6 +296,35 @@ func TestServeHTTP(t *testing.T) {
 		{name: "AnyOriginPolicyAddsNoVaryOrigin", config: anyOrigin, method: "GET", header: from(origin),
 			nextAdds:   http.Header{"Vary": {"Accept-Encoding"}},
 			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {"*"}, "Vary": {"Accept-Encoding"}}},
+		{name: "UpstreamVaryDuplicatesAreListedOnce", config: exact, method: "GET", header: from(origin),
+			nextAdds:   http.Header{"Vary": {"origin, Cookie, Origin", "Accept-Encoding"}},
+			wantStatus: 200, wantNext: true, want: http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Cookie", "Accept-Encoding", "Origin"}}},
+		{name: "EarlierVaryOriginIsMergedIntoThePreflightsVary", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}},
+			method: "OPTIONS", header: pre(origin, "PUT"),
+			before:     http.Header{"Vary": {"Origin", "Accept-Encoding"}},
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"PUT"},
+				"Vary":                         append([]string{"Accept-Encoding"}, varyPreflight...)}},
+		// Among the dozen headers of a real response, every spelling of an
+		// owned header is still found.
+		{name: "ForeignSpellingsAmongManyHeadersAreReplaced", config: creds, method: "GET", header: from(origin),
+			nextAdds:   manyHeaders(),
+			wantStatus: 200, wantNext: true, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Vary":                             {"Accept-Encoding", "Origin"}}},
+		{name: "ForeignSpellingsAmongManyHeadersAreRemovedWithoutOrigin", config: creds, method: "GET",
+			nextAdds:   manyHeaders(),
+			wantStatus: 200, wantNext: true, want: http.Header{"Vary": {"Accept-Encoding", "Origin"}}},
+		{name: "ForeignSpellingsAmongManyHeadersBeforeAPreflightAreReplaced", config: Handler{Origins: []string{origin}, Methods: []string{"PUT"}, AllowCredentials: true},
+			method: "OPTIONS", header: pre(origin, "PUT"),
+			before:     manyHeaders(),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":      {origin},
+				"Access-Control-Allow-Credentials": {"true"},
+				"Access-Control-Allow-Methods":     {"PUT"},
+				"Vary":                             append([]string{"Accept-Encoding"}, varyPreflight...)}},
 		{name: "HeadersSurviveAnErrorFromTheNextHandler", config: creds, method: "GET", header: from(origin),
 			nextErr:    caddyhttp.Error(http.StatusBadGateway, errors.New("dial tcp: connection refused")),
 			wantStatus: 0, wantNext: true, want: http.Header{
@@ -377,6 +406,29 @@ func runCase(t *testing.T, tt corsCase) {
 			t.Errorf("foreign spelling %q left in the response", k)
 		}
 	}
+	for _, set := range []http.Header{tt.before, tt.nextAdds} {
+		for k, v := range set {
+			if h, _ := ownedIndex(k); h < 0 && k != "Vary" && !slices.Equal(got[k], v) {
+				t.Errorf("%s = %q, want %q as the other handlers set it", k, got[k], v)
+			}
+		}
+	}
+}
+
+// manyHeaders is a real response's headers (realisticHeaders, Vary:
+// Accept-Encoding among them) with CORS headers of its own in other
+// spellings, and one in the canonical spelling.
+func manyHeaders() http.Header {
+	h := http.Header{}
+	for _, kv := range realisticHeaders {
+		h[kv[0]] = append(h[kv[0]], kv[1])
+	}
+	h["access-control-allow-origin"] = []string{"*"}
+	h["ACCESS-CONTROL-ALLOW-CREDENTIALS"] = []string{"true"}
+	h["Access-control-expose-headers"] = []string{"X-Secret"}
+	h["Access-Control-Max-Age"] = []string{"86400"}
+	h["access-control-allow-private-network"] = []string{"true"}
+	return h
 }
 
 // TestHandlerNeverCallsNextForAnsweredPreflights pins that every preflight
@@ -658,5 +710,27 @@ func TestReportOnlyChangesNothing(t *testing.T) {
 				t.Errorf("got %d %v %q, want %d %v %q", got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
 			}
 		})
+	}
+}
+
+// TestOwnedIndexFindsEverySpelling pins the filters of the header walk
+// (length, first byte) against the owned names themselves: any spelling of
+// an owned name passes them, and only the canonical one is canonical.
+func TestOwnedIndexFindsEverySpelling(t *testing.T) {
+	for want, name := range ownedHeaders {
+		if ownedLengths>>len(name)&1 == 0 {
+			t.Errorf("ownedLengths lacks the length of %s", name)
+		}
+		for _, k := range []string{name, strings.ToLower(name), strings.ToUpper(name), strings.ToLower(name[:1]) + name[1:]} {
+			h, canonical := ownedIndex(k)
+			if h != want || canonical != (k == name) {
+				t.Errorf("ownedIndex(%q) = %d, %v; want %d, %v", k, h, canonical, want, k == name)
+			}
+		}
+	}
+	for _, k := range []string{"", "A", "Vary", "X-Content-Type-Options", "Access-Control-Allow-Originx", "Access-Control-Request-Method", "Access-Control-Allow-Origin "} {
+		if h, _ := ownedIndex(k); h >= 0 {
+			t.Errorf("ownedIndex(%q) = %d, want none", k, h)
+		}
 	}
 }

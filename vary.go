@@ -1,7 +1,6 @@
 package cors
 
 import (
-	"net/http"
 	"strings"
 
 	"github.com/caddy-cors/cors/internal/fetch"
@@ -22,29 +21,45 @@ func newResponseVary(tokens ...string) responseVary {
 	return responseVary{tokens: tokens, value: strings.Join(tokens, ", ")}
 }
 
-// merge makes the Vary field lines of hdr, lines, list each token exactly
-// once. When hdr has no Vary yet, the value goes into slot (one element of
-// the request's own storage) if there is one.
-func (v *responseVary) merge(hdr http.Header, lines, slot []string) {
-	if len(lines) == 0 {
-		if slot == nil {
-			slot = make([]string, 1)
-		}
-		slot[0] = v.value
-		hdr["Vary"] = slot[:1:1]
-		return
+// slots is how many field lines merging the module's tokens into lines, the
+// Vary field lines a response has, makes: none when lines already list each
+// token exactly once or vary on everything ("*"), so that merge leaves them
+// as they are. The request's single allocation makes room for them.
+func (v *responseVary) slots(lines []string) int {
+	switch {
+	case len(v.tokens) == 0:
+		return 0
+	case len(lines) == 0:
+		return 1
+	}
+	return v.count(lines)
+}
+
+// count is slots for lines that must be parsed.
+func (v *responseVary) count(lines []string) int {
+	if len(lines) == 1 && lines[0] == v.value {
+		return 0 // as the module left it
 	}
 	var counts [maxVaryTokens]int
+	mentioned, kept := 0, 0 // lines naming a module token; other tokens on them
 	for _, line := range lines {
-		for line != "" {
+		others, mentions := 0, false
+		for rest := line; rest != ""; {
 			var t string
-			t, line = fetch.NextElement(line)
+			t, rest = fetch.NextElement(rest)
 			if t == "*" {
-				return // varies on everything already
+				return 0 // varies on everything already
 			}
 			if i := v.index(t); i >= 0 {
 				counts[i]++
+				mentions = true
+			} else if t != "" {
+				others++
 			}
+		}
+		if mentions {
+			mentioned++
+			kept += others
 		}
 	}
 	exact := true
@@ -52,33 +67,59 @@ func (v *responseVary) merge(hdr http.Header, lines, slot []string) {
 		exact = exact && counts[i] == 1
 	}
 	if exact {
-		return
+		return 0
 	}
-	// Lines without the module's tokens stay as they are; the others lose
-	// them, and the module's tokens follow on a line of their own.
-	out := make([]string, 0, len(lines)+1)
+	return len(lines) - mentioned + kept + 1
+}
+
+// merge returns the Vary field lines that list each of the module's tokens
+// exactly once, given lines, the response's, and out, room for
+// v.slots(lines) of them; it allocates nothing. Lines that do not name the
+// module's tokens stay as they are; the other tokens of the lines that do
+// each get a line of their own (a field sent on several lines is one list,
+// RFC 9110 section 5.3), and the module's tokens follow on their own line.
+// out may not alias lines.
+func (v *responseVary) merge(lines, out []string) []string {
+	n := 0
+	if len(lines) > 0 {
+		n = v.keep(lines, out)
+	}
+	out[n] = v.value
+	return out[: n+1 : n+1]
+}
+
+// keep writes into out the lines, or the tokens of lines, that merge keeps,
+// and returns how many it wrote.
+func (v *responseVary) keep(lines, out []string) int {
+	n := 0
 	for _, line := range lines {
-		var kept []string
-		mentions := false
+		if !v.mentioned(line) {
+			out[n] = line
+			n++
+			continue
+		}
 		for rest := line; rest != ""; {
 			var t string
 			t, rest = fetch.NextElement(rest)
-			switch {
-			case t == "":
-			case v.index(t) >= 0:
-				mentions = true
-			default:
-				kept = append(kept, t)
+			if t != "" && v.index(t) < 0 {
+				out[n] = t
+				n++
 			}
 		}
-		switch {
-		case !mentions:
-			out = append(out, line)
-		case len(kept) > 0:
-			out = append(out, strings.Join(kept, ", "))
+	}
+	return n
+}
+
+// mentioned reports whether line names one of the module's tokens.
+func (v *responseVary) mentioned(line string) bool {
+	for rest := line; rest != ""; {
+		var t string
+		t, rest = fetch.NextElement(rest)
+		if v.index(t) >= 0 {
+			return true
 		}
 	}
-	hdr["Vary"] = append(out, v.value)
+	return false
 }
 
 func (v *responseVary) index(token string) int {

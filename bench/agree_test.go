@@ -85,7 +85,7 @@ func TestLibrariesAgree(t *testing.T) {
 				if reason := c.skip[lib.name]; reason != "" {
 					t.Skip(reason)
 				}
-				h, err := lib.build(c.policy, okHandler)
+				h, err := c.handler(lib)
 				if err != nil {
 					t.Fatal(err)
 				}

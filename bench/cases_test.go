@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	chicors "github.com/go-chi/cors"
 	rscors "github.com/rs/cors"
+
+	"github.com/caddy-cors/cors/internal/realistic"
 )
 
 // policy is one CORS policy in library-neutral form. Every library under
@@ -76,6 +78,29 @@ type benchCase struct {
 	want    outcome
 	// skip names libraries that cannot be compared on this case, and why.
 	skip map[string]string
+	// realistic answers with realistic.Headers instead of a bare 200.
+	realistic bool
+}
+
+// handler builds lib with the case's policy in front of the case's
+// application. The realistic application sets its headers when it runs; a
+// preflight, which the CORS handler answers without it, gets them from a
+// layer in front (in Caddy: the server itself, a header block before cors).
+func (c benchCase) handler(lib library) (http.Handler, error) {
+	if !c.realistic {
+		return lib.build(c.policy, okHandler)
+	}
+	app := newRealisticResponse()
+	h, err := lib.build(c.policy, app)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			app.Add(w.Header())
+		}
+		h.ServeHTTP(w, r)
+	}), nil
 }
 
 // newRequest returns a builder of requests that carry the context Caddy's
@@ -168,6 +193,29 @@ var cases = []benchCase{
 		want:    refused,
 	},
 	{
+		name:      "RealisticNonCORSGet",
+		policy:    basePolicy,
+		request:   newRequest("GET"),
+		want:      served,
+		realistic: true,
+	},
+	{
+		name:      "RealisticActualAllowed",
+		policy:    basePolicy,
+		request:   newRequest("GET", "Origin", allowedOrigin),
+		want:      granted,
+		realistic: true,
+	},
+	{
+		name:   "RealisticPreflightAllowed",
+		policy: basePolicy,
+		request: newRequest("OPTIONS", "Origin", allowedOrigin,
+			"Access-Control-Request-Method", "PUT",
+			"Access-Control-Request-Headers", "authorization,content-type"),
+		want:      granted,
+		realistic: true,
+	},
+	{
 		name:   "PreflightHostile1MiB",
 		policy: basePolicy,
 		request: newRequest("OPTIONS", "Origin", allowedOrigin,
@@ -226,6 +274,21 @@ func buildChiCors(p policy, next http.Handler) (http.Handler, error) {
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 })
+
+// realisticResponse is an application answering 200 with the headers of
+// a real API response (realistic.Headers, Vary: Accept-Encoding among them),
+// added as http.Header.Add would, so that a Vary a CORS library set before
+// calling it keeps its line, but without allocating itself.
+type realisticResponse struct{ *realistic.Response }
+
+func newRealisticResponse() realisticResponse {
+	return realisticResponse{realistic.NewResponse(realistic.Headers...)}
+}
+
+func (rr realisticResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	rr.Add(w.Header())
+	w.WriteHeader(http.StatusOK)
+}
 
 // recorder is a reusable http.ResponseWriter. httptest.ResponseRecorder
 // clones the header map on WriteHeader, an allocation that belongs to the

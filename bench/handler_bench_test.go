@@ -22,6 +22,12 @@ func BenchmarkLargePolicySubdomainHit(b *testing.B) { benchmarkCase(b, "LargePol
 func BenchmarkLargePolicyMiss(b *testing.B)         { benchmarkCase(b, "LargePolicyMiss") }
 func BenchmarkPreflightHostile1MiB(b *testing.B)    { benchmarkCase(b, "PreflightHostile1MiB") }
 
+// The Realistic cases answer with the headers of a real API response
+// (realisticHeaders, Vary: Accept-Encoding among them) instead of a bare 200.
+func BenchmarkRealisticNonCORSGet(b *testing.B)       { benchmarkCase(b, "RealisticNonCORSGet") }
+func BenchmarkRealisticActualAllowed(b *testing.B)    { benchmarkCase(b, "RealisticActualAllowed") }
+func BenchmarkRealisticPreflightAllowed(b *testing.B) { benchmarkCase(b, "RealisticPreflightAllowed") }
+
 func benchmarkCase(b *testing.B, name string) {
 	c := caseByName(name)
 	for _, lib := range libraries {
@@ -29,7 +35,7 @@ func benchmarkCase(b *testing.B, name string) {
 			if reason := c.skip[lib.name]; reason != "" {
 				b.Skip(reason)
 			}
-			h, err := lib.build(c.policy, okHandler)
+			h, err := c.handler(lib)
 			if err != nil {
 				b.Fatal(err)
 			}

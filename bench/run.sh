@@ -5,17 +5,18 @@
 #      same policy and requests (bench/*_test.go), compared with benchstat;
 #   2. BenchmarkPolicySize (root module): a policy of 101,000 origins
 #      against one of 520;
-#   3. a load test: Caddy built with this module on loopback, five sites
+#   3. a load test: Caddy built with this module on loopback, seven sites
 #      (bare respond, the header + @preflight recipe, cors, cors with
 #      cross_origin_protection, and the headers cors sends set statically
-#      by `header`) driven by wrk
-#      in interleaved rounds, for actual requests and for preflights;
+#      by `header`; then cors and those static headers again behind the
+#      headers of a real API response) driven by wrk in interleaved rounds,
+#      for actual requests and for preflights;
 #   4. bench/cmd/report: the tables, the ratios and two SVG charts
 #      (bench/benchmarks-handler.svg, bench/benchmarks-load.svg).
-# Takes about 8 minutes on 2 cores. Raw results stay in bench/out/.
+# Takes about 11 minutes on 2 cores. Raw results stay in bench/out/.
 #
 # Knobs (environment): COUNT, BENCHTIME, ROUNDS, DURATION, CONNECTIONS,
-# PORT_BASE (five consecutive loopback ports from PORT_BASE+1).
+# PORT_BASE (seven consecutive loopback ports from PORT_BASE+1).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -99,9 +100,10 @@ go build -o "$OUT/caddy" ./cmd/caddy
 env_line caddy "$("$OUT/caddy" version | awk '{print $1}')"
 
 export BARE_PORT=$((PORT_BASE + 1)) RECIPE_PORT=$((PORT_BASE + 2)) CORS_PORT=$((PORT_BASE + 3)) STATIC_PORT=$((PORT_BASE + 4))
-export PROTECTED_PORT=$((PORT_BASE + 5))
-declare -A PORT=([bare]=$BARE_PORT [recipe]=$RECIPE_PORT [cors]=$CORS_PORT [static]=$STATIC_PORT [protected]=$PROTECTED_PORT)
-sites=(bare recipe static cors protected)
+export PROTECTED_PORT=$((PORT_BASE + 5)) REALISTIC_STATIC_PORT=$((PORT_BASE + 6)) REALISTIC_CORS_PORT=$((PORT_BASE + 7))
+declare -A PORT=([bare]=$BARE_PORT [recipe]=$RECIPE_PORT [cors]=$CORS_PORT [static]=$STATIC_PORT [protected]=$PROTECTED_PORT
+	[realistic-static]=$REALISTIC_STATIC_PORT [realistic-cors]=$REALISTIC_CORS_PORT)
+sites=(bare recipe static cors protected realistic-static realistic-cors)
 for p in "${PORT[@]}"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 		echo "run.sh: port $p is in use; set PORT_BASE" >&2
@@ -109,7 +111,7 @@ for p in "${PORT[@]}"; do
 	fi
 done
 
-note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT STATIC_PORT=$STATIC_PORT PROTECTED_PORT=$PROTECTED_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
+note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT STATIC_PORT=$STATIC_PORT PROTECTED_PORT=$PROTECTED_PORT REALISTIC_STATIC_PORT=$REALISTIC_STATIC_PORT REALISTIC_CORS_PORT=$REALISTIC_CORS_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
 GOMAXPROCS=$CADDY_PROCS "${PIN_CADDY[@]}" "$OUT/caddy" run --config loadtest/Caddyfile --adapter caddyfile \
 	>"$OUT/caddy.log" 2>&1 &
 CADDY_PID=$!
@@ -135,9 +137,17 @@ for site in "${sites[@]}"; do
 	curl -sS -o /dev/null -D "$OUT/headers-$site-preflight.txt" -X OPTIONS -H "Origin: $ORIGIN" \
 		-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: authorization,content-type' "$url"
 done
-for f in recipe-actual recipe-preflight static-actual cors-actual cors-preflight protected-actual protected-preflight; do
+for f in recipe-actual recipe-preflight static-actual cors-actual cors-preflight protected-actual protected-preflight \
+	realistic-static-actual realistic-cors-actual realistic-cors-preflight; do
 	if ! grep -qi "^Access-Control-Allow-Origin: $ORIGIN" "$OUT/headers-$f.txt"; then
 		echo "run.sh: $f does not grant $ORIGIN:" >&2
+		cat "$OUT/headers-$f.txt" >&2
+		exit 1
+	fi
+done
+for f in realistic-static-actual realistic-static-preflight realistic-cors-actual realistic-cors-preflight; do
+	if ! grep -qi '^X-Ratelimit-Reset: ' "$OUT/headers-$f.txt" || ! grep -qi '^Vary: Accept-Encoding' "$OUT/headers-$f.txt"; then
+		echo "run.sh: $f lacks the realistic response headers:" >&2
 		cat "$OUT/headers-$f.txt" >&2
 		exit 1
 	fi
@@ -146,7 +156,7 @@ done
 wrk_run() { # kind site output
 	"${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2" -s "loadtest/$1.lua" "http://127.0.0.1:${PORT[$3]}/" >"$4"
 }
-note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$STATIC_PORT,$CORS_PORT,$PROTECTED_PORT}/  # $ROUNDS interleaved rounds"
+note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$STATIC_PORT,$CORS_PORT,$PROTECTED_PORT,$REALISTIC_STATIC_PORT,$REALISTIC_CORS_PORT}/  # $ROUNDS interleaved rounds"
 env_line load "wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; Caddy GOMAXPROCS=$CADDY_PROCS, $PINNING"
 
 # Warm each site up (connections, Go's scheduler, the CPU's caches).
