@@ -9,6 +9,7 @@
 package cors
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -101,7 +102,20 @@ type Handler struct {
 	// site try a policy first; dropping it is the whole switch-over.
 	ReportOnly bool `json:"report_only,omitempty"`
 
+	// Origin sources: modules of the namespace http.handlers.cors.origins
+	// that decide at request time about origins the lists above do not
+	// name, such as the custom domains of a multi-tenant SaaS ("http" asks
+	// an endpoint, "file" and "storage" read a list). They are asked only
+	// about well-formed origins that Origins and OriginRegexp refuse. A
+	// policy with a source is never an any-origin policy.
+	SourcesRaw []json.RawMessage `json:"origin_sources,omitempty" caddy:"namespace=http.handlers.cors.origins inline_key=source"`
+
+	// How long the answers of the sources that are asked (http) are kept;
+	// see OriginCache for the defaults.
+	OriginCache *OriginCache `json:"origin_cache,omitempty"`
+
 	policy   *policy
+	sources  *originSources
 	problems []configProblem
 	logger   *zap.Logger
 	metrics  *decisionCounters
@@ -128,6 +142,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if !adaptWarned(w) {
 			h.logger.Warn("cors: "+w.msg, zap.String("field", w.path()))
 		}
+	}
+	if err := h.provisionSources(ctx); err != nil {
+		return err
 	}
 	var err error
 	h.metrics, err = newDecisionCounters(ctx)
