@@ -85,7 +85,7 @@ func TestIntegrationHTTPSource(t *testing.T) {
 http://localhost:9080 {
 	cors {
 		origin_source http %s/ask?token={env.CORS_ASK_TOKEN} {
-			timeout 300ms
+			timeout 1s
 		}
 		origin_cache {
 			deny_ttl 1s
@@ -201,7 +201,7 @@ http://localhost:9080 {
 	})
 	t.Run("OneLookupFor1000ConcurrentRequests", func(t *testing.T) {
 		const o = "https://crowd.example"
-		ask.set(o, askAnswer{status: 200, delay: 200 * time.Millisecond})
+		ask.set(o, askAnswer{status: 200, delay: 100 * time.Millisecond})
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1000}}
 		defer client.CloseIdleConnections()
 		var wg sync.WaitGroup
