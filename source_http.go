@@ -79,7 +79,7 @@ func (s *HTTPSource) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if _, err := checkEndpoint(s.URL, false); err != nil {
 		return d.Errf("cors: origin_source http %q: %v", s.URL, err)
 	}
-	for d.NextBlock(1) {
+	for d.NextBlock(0) {
 		sub := d.Val()
 		switch sub {
 		case "timeout":

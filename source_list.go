@@ -107,7 +107,7 @@ func unmarshalList(d *caddyfile.Dispenser, name, example string, where *string, 
 	if d.NextArg() {
 		return d.Errf("cors: origin_source %s takes one %s, not also %q: put its settings in a block, e.g. origin_source %s %s { refresh 10s }", name, listWhat[name], d.Val(), name, *where)
 	}
-	for d.NextBlock(1) {
+	for d.NextBlock(0) {
 		if d.Val() != "refresh" {
 			return d.Errf("cors: unknown origin_source %s setting %q: write refresh", name, d.Val())
 		}

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -376,5 +378,63 @@ func TestSourceCacheHitAllocations(t *testing.T) {
 	}
 	if s, c := allocs(static), allocs(sourced); c > s {
 		t.Errorf("allowed from the cache: %v allocations, static exact origin: %v", c, s)
+	}
+}
+
+// TestSourceConfigErrorsNameTheJSONField pins the load-time checks of a
+// JSON config.
+func TestSourceConfigErrorsNameTheJSONField(t *testing.T) {
+	raw, _ := scripted(t, allowOnly("https://a.com"))
+	for _, tc := range []struct {
+		name string
+		h    Handler
+		want string
+	}{
+		{"negative allow_ttl", Handler{SourcesRaw: []json.RawMessage{raw}, OriginCache: &OriginCache{AllowTTL: -caddy.Duration(time.Minute)}}, "origin_cache.allow_ttl: -1m0s is negative"},
+		{"negative deny_ttl", Handler{SourcesRaw: []json.RawMessage{raw}, OriginCache: &OriginCache{DenyTTL: -1}}, "origin_cache.deny_ttl: -1ns is negative"},
+		{"negative max_entries", Handler{SourcesRaw: []json.RawMessage{raw}, OriginCache: &OriginCache{MaxEntries: -1}}, "origin_cache.max_entries: -1 is negative"},
+		{"cache without source", Handler{Origins: []string{"https://a.com"}, OriginCache: &OriginCache{}}, "origin_cache: origin_cache keeps the answers of origin sources, and there is none"},
+		{"star with source", Handler{Origins: []string{"*"}, SourcesRaw: []json.RawMessage{raw}}, `origins[0]: "*" already allows every origin`},
+		{"bad url", Handler{SourcesRaw: []json.RawMessage{json.RawMessage(`{"source":"http","url":"ftp://x"}`)}}, `url "ftp://x": not an http:// or https:// URL`},
+		{"unset env", Handler{SourcesRaw: []json.RawMessage{json.RawMessage(`{"source":"http","url":"http://127.0.0.1/{http.request.host}"}`)}}, `only global placeholders`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			err := tc.h.Provision(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCaddyfileOriginSourceAdapts pins the JSON an origin_source and an
+// origin_cache adapt to.
+func TestCaddyfileOriginSourceAdapts(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`cors {
+		origin_source http http://localhost:5555/ask {
+			timeout 3s
+			max_lookups 8
+		}
+		origin_source file /etc/caddy/origins.txt {
+			refresh 10s
+		}
+		origin_cache {
+			deny_ttl 10s
+			max_entries 500
+		}
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(struct {
+		S []json.RawMessage `json:"origin_sources"`
+		C *OriginCache      `json:"origin_cache"`
+	}{h.SourcesRaw, h.OriginCache})
+	want := `{"origin_sources":[{"max_lookups":8,"source":"http","timeout":3000000000,"url":"http://localhost:5555/ask"},{"path":"/etc/caddy/origins.txt","refresh":10000000000,"source":"file"}],"origin_cache":{"deny_ttl":10000000000,"max_entries":500}}`
+	if string(got) != want {
+		t.Errorf("adapted to\n%s\nwant\n%s", got, want)
 	}
 }
