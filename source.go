@@ -87,6 +87,8 @@ type originSources struct {
 	lists []OriginList
 	asked []*askedSource
 	log   *zap.Logger
+
+	released atomic.Bool // Cleanup has released the shared caches
 }
 
 // askedSource is a source whose answers are cached.
@@ -334,15 +336,16 @@ func sourceName(raw json.RawMessage) string {
 }
 
 // Cleanup releases the handler's shared caches; the sources clean up
-// after themselves.
+// after themselves. A request the old server still serves after a reload
+// keeps using the cache it holds, so nothing here is taken from the
+// handler: a released cache is only forgotten by the registry.
 func (h *Handler) Cleanup() error {
-	if h.sources == nil {
+	if h.sources == nil || !h.sources.released.CompareAndSwap(false, true) {
 		return nil
 	}
 	for _, a := range h.sources.asked {
 		a.shared.release()
 	}
-	h.sources.asked = nil
 	return nil
 }
 
