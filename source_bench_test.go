@@ -46,3 +46,15 @@ func BenchmarkOriginSource(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkListSwap measures what reading a changed 100,000-line list costs
+// the goroutine that swaps it in (requests keep the old list meanwhile).
+func BenchmarkListSwap(b *testing.B) {
+	content := []byte(strings.Join(manyOrigins(100_000, 1_000), "\n") + "\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := parseOriginList(content, "bench", false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
