@@ -285,8 +285,9 @@ http://localhost:9080 {
 	respond "ok"
 }
 `, "caddyfile")
+			client := reloadProofClient()
 			acao := func(o string) string {
-				resp, _ := request(t, tester, "GET", "/", "Origin", o)
+				resp := getFrom(t, client, o)
 				if !strings.Contains(resp.Header.Get("Vary"), "Origin") {
 					t.Errorf("%s: Vary %q", o, resp.Header.Values("Vary"))
 				}

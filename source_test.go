@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -70,14 +71,18 @@ func (s testSource) AllowOrigin(ctx context.Context, origin, host string) (Origi
 }
 
 // scripted registers a script for a test source named after the test, and
-// returns the JSON of that source.
+// returns the JSON of that source. The name is new on every call, so that
+// a run of the test (-count) never finds the cache of the previous one.
 func scripted(t testing.TB, answer func(origin, host string) (OriginAnswer, error)) (json.RawMessage, *sourceScript) {
 	sc := &sourceScript{answer: answer}
-	sourceScripts.Store(t.Name(), sc)
-	t.Cleanup(func() { sourceScripts.Delete(t.Name()) })
-	raw, _ := json.Marshal(map[string]string{"source": "test", "name": t.Name()})
+	name := fmt.Sprintf("%s#%d", t.Name(), scriptSeq.Add(1))
+	sourceScripts.Store(name, sc)
+	t.Cleanup(func() { sourceScripts.Delete(name) })
+	raw, _ := json.Marshal(map[string]string{"source": "test", "name": name})
 	return raw, sc
 }
+
+var scriptSeq atomic.Int64
 
 // allowOnly answers for one exact origin.
 func allowOnly(allowed string) func(string, string) (OriginAnswer, error) {
