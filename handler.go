@@ -82,8 +82,8 @@ func (h *Handler) decide(d *decision, r *http.Request) (preflightStatus int) {
 // The static origins and regexps come first: an origin they allow never
 // causes a lookup.
 func (h *Handler) allowsOrigin(r *http.Request, origin string) bool {
-	return h.policy.origins.match(origin) ||
-		h.sources != nil && h.sources.allows(r.Context(), origin, r.Host)
+	allowed, wellFormed := h.policy.origins.matchOrigin(origin)
+	return allowed || wellFormed && h.sources != nil && h.sources.allows(r.Context(), origin, r.Host)
 }
 
 // preflight decides a CORS-preflight request. An origin the policy refuses

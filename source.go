@@ -115,13 +115,11 @@ func (f answerFrom) String() string {
 	return [...]string{"cache", "lookup", "stale", "error"}[f]
 }
 
-// allows reports whether a source allows origin for host. Only well-formed,
-// canonical origins are asked about, and only for a host that is a host
-// name: anything else is refused without a lookup.
+// allows reports whether a source allows origin for host. origin must be
+// well-formed and canonical (parseRequestOrigin): the caller has checked,
+// so that nothing else is ever asked about. A host that is not a host name
+// is refused without a lookup.
 func (s *originSources) allows(ctx context.Context, origin, host string) bool {
-	if _, ok := parseRequestOrigin(origin); !ok {
-		return false
-	}
 	for _, l := range s.lists {
 		if l.MatchOrigin(origin) {
 			return true
