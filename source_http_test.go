@@ -271,3 +271,26 @@ func TestIntegrationHTTPSourceConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCacheControlSetsTheAnswersLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		header  []string
+		ttl     time.Duration
+		noStore bool
+	}{
+		{nil, 0, false},
+		{[]string{"max-age=60"}, time.Minute, false},
+		{[]string{"public, Max-Age=\"30\""}, 30 * time.Second, false},
+		{[]string{"max-age=999999999"}, 24 * time.Hour, false},
+		{[]string{"max-age=0"}, 0, true},
+		{[]string{"no-store"}, 0, true},
+		{[]string{"private", "no-cache"}, 0, true},
+		{[]string{"max-age=abc"}, 0, false},
+		{[]string{"max-age=-5"}, 0, false},
+	} {
+		ttl, noStore := cacheControl(tc.header)
+		if ttl != tc.ttl || noStore != tc.noStore {
+			t.Errorf("Cache-Control %q: (%v, %v), want (%v, %v)", tc.header, ttl, noStore, tc.ttl, tc.noStore)
+		}
+	}
+}
