@@ -43,6 +43,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		preflight_passthrough
 //		preflight_status      <code>
 //		report_only
+//		origin_source         <source> [<args>...] { ... }
+//		origin_cache          { ... }
 //		cross_origin_protection
 //	}
 //
@@ -169,6 +171,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.PreflightStatus = n
 			pos["preflight_status"] = []tokenPos{{d.File(), d.Line()}}
+		case "origin_source":
+			pos["origin_sources"] = append(pos["origin_sources"], tokenPos{d.File(), d.Line()})
+			if err := h.originSource(d); err != nil {
+				errs = append(errs, err)
+			}
+		case "origin_cache":
+			pos["origin_cache"] = []tokenPos{{d.File(), d.Line()}}
+			h.originCacheBlock(d, errorf)
 		default:
 			errorf("unknown subdirective %q: %swrite one of %s", sub, didYouMean(sub), strings.Join(subdirectives, ", "))
 			d.RemainingArgs()
@@ -273,7 +283,7 @@ func takeAdaptWarning(w configProblem) (adaptNote, bool) {
 var subdirectives = []string{
 	"origins", "origin_regexp", "methods", "allowed_headers", "exposed_headers",
 	"allow_credentials", "max_age", "allow_private_network", "preflight_passthrough", "preflight_status",
-	"report_only", "cross_origin_protection",
+	"report_only", "origin_source", "origin_cache", "cross_origin_protection",
 }
 
 // didYouMean suggests the subdirective a typo most likely meant: other

@@ -87,6 +87,7 @@ var grammarPlaceholder = regexp.MustCompile(`<[a-z_]+>`)
 // Blocks may use {$ALLOWED_ORIGINS}, set here as the recipe shows.
 func TestDocsCaddyfilesAdapt(t *testing.T) {
 	t.Setenv("ALLOWED_ORIGINS", "https://app.example.com https://admin.example.com")
+	writeDocsOriginList(t)
 	n := 0
 	for _, b := range docBlocks(t) {
 		if b.lang != "caddyfile" || grammarPlaceholder.MatchString(b.body) {
@@ -111,6 +112,20 @@ func TestDocsCaddyfilesAdapt(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no caddyfile blocks found")
 	}
+}
+
+// writeDocsOriginList writes the origin list the storage recipe of
+// docs/origin-sources.md reads, into the default storage the tests use.
+func writeDocsOriginList(t *testing.T) {
+	t.Helper()
+	key := filepath.Join(caddy.DefaultStorage.Path, "cors", "origins.txt")
+	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("https://app.example.com\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(key) })
 }
 
 // TestDocsJSONLoads loads every ```json block of the README and docs/: a

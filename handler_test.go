@@ -27,6 +27,7 @@ func provisioned(t testing.TB, h Handler) *Handler {
 	if err := h.Provision(ctx); err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
+	t.Cleanup(func() { h.Cleanup() })
 	return &h
 }
 

@@ -9,6 +9,7 @@
 package cors
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -111,6 +112,18 @@ type Handler struct {
 	// site try a policy first; dropping it is the whole switch-over.
 	ReportOnly bool `json:"report_only,omitempty"`
 
+	// Origin sources: modules of the namespace http.handlers.cors.origins
+	// that decide at request time about origins the lists above do not
+	// name, such as the custom domains of a multi-tenant SaaS ("http" asks
+	// an endpoint, "file" and "storage" read a list). They are asked only
+	// about well-formed origins that Origins and OriginRegexp refuse. A
+	// policy with a source is never an any-origin policy.
+	SourcesRaw []json.RawMessage `json:"origin_sources,omitempty" caddy:"namespace=http.handlers.cors.origins inline_key=source"`
+
+	// How long the answers of the sources that are asked (http) are kept;
+	// see OriginCache for the defaults.
+	OriginCache *OriginCache `json:"origin_cache,omitempty"`
+
 	// Refuse, with 403 before the next handler, what CORS never governs:
 	// requests a browser sends from another origin with a method other
 	// than GET, HEAD and OPTIONS (a form POST, a no-cors fetch: CSRF), and
@@ -124,6 +137,7 @@ type Handler struct {
 	CrossOriginProtection bool `json:"cross_origin_protection,omitempty"`
 
 	policy   *policy
+	sources  *originSources
 	problems []configProblem
 	logger   *zap.Logger
 	metrics  *decisionCounters
@@ -153,6 +167,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		case !note.logged:
 			h.logger.Warn("cors: "+w.msg, zap.String("file", note.at.file), zap.Int("line", note.at.line))
 		}
+	}
+	if err := h.provisionSources(ctx); err != nil {
+		return err
 	}
 	var err error
 	h.metrics, err = newDecisionCounters(ctx)

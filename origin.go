@@ -515,24 +515,32 @@ func (m *allowList) add(p allowedOrigin) {
 // match reports whether origin, the whole value of the request's single
 // Origin header, is allowed.
 func (m *allowList) match(origin string) bool {
+	allowed, _ := m.matchOrigin(origin)
+	return allowed
+}
+
+// matchOrigin is match, which also reports, for an origin it refuses,
+// whether origin is well-formed (as parseRequestOrigin decides), so that a
+// caller that goes on to other checks need not parse it again.
+func (m *allowList) matchOrigin(origin string) (allowed, wellFormed bool) {
 	if m.any {
-		return true
+		return true, false
 	}
 	if origin == "null" {
-		return m.null
+		return m.null, false
 	}
 	// A configured exact origin is a serialized origin, so an Origin equal
 	// to one byte for byte is well-formed: no need to parse it first.
 	if _, ok := m.exact[origin]; ok {
-		return true
+		return true, true
 	}
 	o, ok := parseRequestOrigin(origin)
 	if !ok {
-		return false
+		return false, false
 	}
 	if m.hosts != nil {
 		if m.hostMatch(o.host, o, false) {
-			return true
+			return true, true
 		}
 		// Try every parent domain of the host, so that a.b.example.com is
 		// looked up as b.example.com and example.com: never the host itself,
@@ -546,16 +554,16 @@ func (m *allowList) match(origin string) bool {
 				continue
 			}
 			if m.hostMatch(suffix, o, true) {
-				return true
+				return true, true
 			}
 		}
 	}
 	for _, re := range m.regexps {
 		if re.MatchString(origin) {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }
 
 func (m *allowList) hostMatch(host string, o requestOrigin, subdomains bool) bool {

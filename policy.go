@@ -112,6 +112,7 @@ func compile(h *Handler) (*policy, []configProblem, []configProblem) {
 	c.exposed(h.ExposedHeaders)
 	c.maxAge((*time.Duration)(h.MaxAge))
 	c.preflight(h)
+	c.originCache(h)
 	c.protection(h)
 	return c.p, c.problems, c.warnings
 }
@@ -148,10 +149,10 @@ func (c *compiler) origins(h *Handler) {
 	star := c.listedOrigins(h)
 	c.originRegexps(h)
 	m := &c.p.origins
-	if star >= 0 && (len(h.Origins) > 1 || len(h.OriginRegexp) > 0) {
-		c.errorf("origins", star, `"*" already allows every origin: remove the other origins and origin_regexp, or remove "*"`)
+	if star >= 0 && (len(h.Origins) > 1 || len(h.OriginRegexp) > 0 || len(h.SourcesRaw) > 0) {
+		c.errorf("origins", star, `"*" already allows every origin: remove the other origins, origin_regexp and origin_source, or remove "*"`)
 	}
-	m.any = star >= 0 || len(h.Origins) == 0 && len(h.OriginRegexp) == 0
+	m.any = star >= 0 || len(h.Origins) == 0 && len(h.OriginRegexp) == 0 && len(h.SourcesRaw) == 0
 	if m.any {
 		if h.AllowCredentials {
 			c.errorf("allow_credentials", -1, "credentials need explicit origins (browsers refuse them with Access-Control-Allow-Origin: *): list the origins that may send them, e.g. origins https://app.example.com")

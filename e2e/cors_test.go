@@ -132,6 +132,44 @@ var scenarios = []scenario{
 		log:  []string{"GET /x 200"},
 	},
 
+	// Origin sources.
+	{
+		name: "an origin the ask service allows reads the API",
+		api: `cors {
+				origin_source http http://{{.Backend}}/tenants/ask?allow={{.AppOrigin}}
+			}
+			respond "hello"`,
+		js:   `return probe(API + "/x")`,
+		want: []want{{status: 200, body: "hello"}},
+		log:  []string{"GET /x 200"},
+	},
+	{
+		// The tenant's origin is refused, and the refusal kept for
+		// deny_ttl; once the ask service allows it (the page signs up),
+		// the next request after deny_ttl reads the API, with no reload.
+		name: "an origin the ask service refuses cannot read the API, and can once it is allowed",
+		api: `cors {
+				origin_source http http://{{.Backend}}/tenants/ask?db={{.APIPort}}
+				origin_cache {
+					deny_ttl 1s
+				}
+			}
+			handle /signup {
+				rewrite * /tenants/signup?db={{.APIPort}}
+				reverse_proxy {{.Backend}}
+			}
+			handle {
+				respond "hello"
+			}`,
+		js: `const before = await probe(API + "/x");
+			await fetch(API + "/signup", {method: "POST", mode: "no-cors"});
+			await sleep(1500);
+			return [before, await probe(API + "/x")]`,
+		want:    []want{{blocked: true}, {status: 200, body: "hello"}},
+		log:     []string{"GET /x 200", "POST /signup 204", "GET /x 200"},
+		console: refusedOrigin(),
+	},
+
 	// Preflighted requests.
 	{
 		name: "preflighted PUT from an allowed origin sends one preflight then the request",

@@ -136,6 +136,10 @@ func freePort() int {
 // serveBackend stands for an application behind reverse_proxy that already
 // answers CORS itself, permissively, as many frameworks do by default.
 func serveBackend(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/tenants/") {
+		serveTenants(w, r)
+		return
+	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "*")
@@ -147,6 +151,31 @@ func serveBackend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprint(w, "from backend")
+}
+
+// tenants is the ask service of the origin source scenarios: a SaaS's
+// tenant origins, by scenario (the db parameter, the scenario's API port).
+var tenants sync.Map // db + " " + origin -> struct{}
+
+// serveTenants answers an origin source's questions (/tenants/ask: 200 for
+// a tenant's origin or the one the allow parameter names, else 404), and
+// signs the requesting page's origin up (/tenants/signup).
+func serveTenants(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case "/tenants/ask":
+		o := q.Get("origin")
+		if _, ok := tenants.Load(q.Get("db") + " " + o); ok || o == q.Get("allow") {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	case "/tenants/signup":
+		tenants.Store(q.Get("db")+" "+r.Header.Get("Origin"), struct{}{})
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
 }
 
 // pageHTML is the page the scripts run in. Its helpers turn what the
