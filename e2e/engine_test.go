@@ -190,11 +190,12 @@ func (c *consoleLog) waitFor(ctx context.Context, ok func(string) bool) (string,
 	}
 }
 
-// waitLine waits a little for the line want: an engine reports a refused
-// CORS check to the console about when the script sees the network error,
-// not always before.
+// waitLine waits for the line want: an engine reports a refused CORS check
+// to the console about when the script sees the network error, not always
+// before, and on a loaded machine seconds later. The bound only matters
+// when the line never comes.
 func (c *consoleLog) waitLine(want string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_, err := c.waitFor(ctx, func(l string) bool { return l == want })
 	return err == nil
