@@ -106,12 +106,10 @@ const triedPolicy = `cors https://app.example.com {
 			report_only
 		}`
 
-// reportOnlyConfig serves the application through Caddy twice: on
-// localhost:9080 behind `cors` with block, and on 127.0.0.1:9080 without
-// it, so each request can be sent both ways. Caddy's warn lines of the
-// cors handler go to logFile as JSON.
-func reportOnlyConfig(backend, logFile, block string) string {
-	globals := strings.Replace(caddyGlobals, "\tgrace_period 1ns\n", fmt.Sprintf(`	grace_period 1ns
+// reportGlobals are caddyGlobals with the cors handler's warn lines going to
+// logFile, as JSON.
+func reportGlobals(logFile string) string {
+	return strings.Replace(caddyGlobals, "\tgrace_period 1ns\n", fmt.Sprintf(`	grace_period 1ns
 	log report {
 		output file %s
 		format json
@@ -119,7 +117,14 @@ func reportOnlyConfig(backend, logFile, block string) string {
 		include http.handlers.cors
 	}
 `, logFile), 1)
-	return globals + fmt.Sprintf(`
+}
+
+// reportOnlyConfig serves the application through Caddy twice: on
+// localhost:9080 behind `cors` with block, and on 127.0.0.1:9080 without
+// it, so each request can be sent both ways. Caddy's warn lines of the
+// cors handler go to logFile as JSON.
+func reportOnlyConfig(backend, logFile, block string) string {
+	return reportGlobals(logFile) + fmt.Sprintf(`
 http://localhost:9080 {
 	handle /metrics {
 		metrics
@@ -465,16 +470,8 @@ func TestIntegrationReportOnlyAbandonedRequests(t *testing.T) {
 	defer backend.Close()
 	dir := t.TempDir()
 	corsLog, accessLog := filepath.Join(dir, "cors.log"), filepath.Join(dir, "access.log")
-	globals := strings.Replace(caddyGlobals, "\tgrace_period 1ns\n", fmt.Sprintf(`	grace_period 1ns
-	log report {
-		output file %s
-		format json
-		level WARN
-		include http.handlers.cors
-	}
-`, corsLog), 1)
 	tester := caddytest.NewTester(t)
-	loadConfig(t, tester, globals+fmt.Sprintf(`
+	loadConfig(t, tester, reportGlobals(corsLog)+fmt.Sprintf(`
 http://localhost:9080 {
 	log {
 		output file %s
