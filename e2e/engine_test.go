@@ -149,6 +149,18 @@ type consoleLog struct {
 	mu     sync.Mutex
 	lines  []string
 	notify chan struct{} // closed and replaced on every line
+	notes  []string      // the engine's last other output lines
+}
+
+// note keeps a line the engine printed that is not a console line (a
+// crash, a failed load): the last few explain a page that never reports.
+func (c *consoleLog) note(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.notes) == 20 {
+		c.notes = c.notes[1:]
+	}
+	c.notes = append(c.notes, line)
 }
 
 func newConsoleLog() *consoleLog {
@@ -224,6 +236,11 @@ const resultPrefix = "e2e-result "
 func (c *consoleLog) waitResult(ctx context.Context) (string, error) {
 	l, err := c.waitFor(ctx, func(l string) bool { return strings.Contains(l, resultPrefix) })
 	if err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if len(c.notes) > 0 {
+			return "", fmt.Errorf("no result from the page: %w; the engine's last other output:\n\t%s", err, strings.Join(c.notes, "\n\t"))
+		}
 		return "", fmt.Errorf("no result from the page: %w", err)
 	}
 	return l[strings.Index(l, resultPrefix)+len(resultPrefix):], nil

@@ -183,6 +183,8 @@ func (w *webkitEngine) open(url string, log *consoleLog) (func(), error) {
 		for sc.Scan() {
 			if msg, ok := webkitConsole(sc.Text()); ok {
 				log.add(msg)
+			} else {
+				log.note(sc.Text())
 			}
 		}
 		io.Copy(io.Discard, out)
