@@ -180,6 +180,7 @@ func TestCaddyfileErrors(t *testing.T) {
 					return "Caddyfile:" + strconv.Itoa(n+offset)
 				})
 				caddytest.AssertLoadError(t, caddyGlobals+input, "caddyfile", strings.ReplaceAll(want, `"`, `\"`))
+				waitForOldServers(t)
 			}
 		})
 	}

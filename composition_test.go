@@ -185,7 +185,7 @@ func (s failureSummary) String() string {
 func loadComposition(t *testing.T, name, config string) {
 	t.Helper()
 	if !t.Run("load/"+name, func(t *testing.T) {
-		caddytest.NewTester(t).InitServer(config, "caddyfile")
+		loadConfig(t, caddytest.NewTester(t), config, "caddyfile")
 		waitForCertificates(t)
 	}) {
 		t.Fatalf("the %s config did not load:\n%s", name, config)

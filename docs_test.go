@@ -329,7 +329,8 @@ func TestReadmeCheckTranscripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, api := freePort(t), freePort(t)
+	ports := freePorts(t, 2)
+	page, api := ports[0], ports[1]
 	toTest := strings.NewReplacer(":8080", ":"+page, ":8081", ":"+api)
 	fromTest := strings.NewReplacer(":"+page, ":8080", ":"+api, ":8081")
 	dir := t.TempDir()
@@ -443,14 +444,20 @@ func startCaddy(t *testing.T, bin, config string, env []string) (log *bytes.Buff
 	return log, done, stop
 }
 
-func freePort(t *testing.T) string {
+// freePorts returns n distinct loopback ports that were free a moment ago:
+// each is held until all are chosen, or the kernel could hand out one twice.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return ports
 }
 
 // waitHTTP waits until url answers, failing with Caddy's log if it exits

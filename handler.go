@@ -1,6 +1,7 @@
 package cors
 
 import (
+	"context"
 	"io"
 	"math/bits"
 	"net/http"
@@ -439,6 +440,7 @@ func (d *decision) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	cw.ResponseWriter, cw.d = w, *d
 	if q != nil {
 		cw.q = *q // in the pooled writer: report-only allocates nothing more
+		cw.ctx = r.Context()
 	}
 	returned := false
 	defer func() {
@@ -472,7 +474,8 @@ var writerPool = sync.Pool{New: func() any { return new(corsWriter) }}
 type corsWriter struct {
 	caddyhttp.ResponseWriterWrapper
 	d           decision
-	q           question // in report-only mode, what the answers are judged against
+	q           question        // in report-only mode, what the answers are judged against
+	ctx         context.Context // in report-only mode, the request's: done once its client is gone
 	wroteHeader bool
 }
 
@@ -493,9 +496,15 @@ func (cw *corsWriter) WriteHeader(status int) {
 }
 
 // final is the moment the header becomes final in report-only mode: it
-// compares the response with the decision, once.
+// compares the response with the decision, once. An answer written after the
+// client went away (Caddy's 499 for an abandoned request, or an error for the
+// cancelled context) reaches nobody and says nothing of the application's
+// CORS: it is not judged.
 func (cw *corsWriter) final(status int) {
 	cw.wroteHeader = true
+	if cw.ctx.Err() != nil {
+		return
+	}
 	cw.d.compare(&cw.q, cw.Header(), status)
 }
 

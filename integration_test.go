@@ -87,7 +87,7 @@ func TestIntegrationCORSOnEveryResponse(t *testing.T) {
 	defer backend.Close()
 
 	tester := caddytest.NewTester(t)
-	tester.InitServer(caddyGlobals+fmt.Sprintf(`
+	loadConfig(t, tester, caddyGlobals+fmt.Sprintf(`
 http://localhost:9080 {
 	cors https://app.example.com {
 		methods GET POST PUT
@@ -211,7 +211,7 @@ http://localhost:9080 {
 
 func TestIntegrationMatcherLimitsTheDirective(t *testing.T) {
 	tester := caddytest.NewTester(t)
-	tester.InitServer(caddyGlobals+`
+	loadConfig(t, tester, caddyGlobals+`
 http://localhost:9080 {
 	cors /api/* https://app.example.com
 	respond "ok"
@@ -228,7 +228,7 @@ http://localhost:9080 {
 
 func TestIntegrationAnyOriginOnEveryResponse(t *testing.T) {
 	tester := caddytest.NewTester(t)
-	tester.InitServer(caddyGlobals+`
+	loadConfig(t, tester, caddyGlobals+`
 http://localhost:9080 {
 	cors
 	respond "public"
@@ -272,6 +272,7 @@ func TestIntegrationLoadErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			caddytest.AssertLoadError(t, tt.config, tt.adapter, tt.want)
+			waitForOldServers(t)
 		})
 	}
 }
@@ -280,7 +281,7 @@ func TestIntegrationLoadErrors(t *testing.T) {
 // counters.
 func TestIntegrationMetrics(t *testing.T) {
 	tester := caddytest.NewTester(t)
-	tester.InitServer(caddyGlobals+`
+	loadConfig(t, tester, caddyGlobals+`
 http://localhost:9080 {
 	handle /metrics {
 		metrics

@@ -62,7 +62,7 @@ func TestCaddyRunLogsUnderModuleName(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			port := freePort(t)
+			port := freePorts(t, 1)[0]
 			moduleLog := filepath.Join(dir, "cors.log")
 			config := filepath.Join(dir, tt.file)
 			site := strings.NewReplacer("MODULELOG", moduleLog, "PORT", port).Replace(strings.Replace(tt.site, "GLOBAL", tt.global, 1))

@@ -8,14 +8,17 @@ import (
 	"go/parser"
 	"go/token"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // caddytestPorts are the fixed loopback ports caddytest and caddyGlobals use:
@@ -149,24 +152,8 @@ func portTaken(port int) string {
 // inode in /proc/net/tcp{,6}, then the process with a descriptor on it.
 func portHolder(port int) string {
 	inodes := map[string]bool{}
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(table)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, hexPort, ok := strings.Cut(fields[1], ":")
-			if p, err := strconv.ParseUint(hexPort, 16, 16); ok && err == nil && int(p) == port {
-				inodes["socket:["+fields[9]+"]"] = true
-			}
-		}
-		f.Close()
+	for _, inode := range listeningSockets(port) {
+		inodes["socket:["+inode+"]"] = true
 	}
 	if len(inodes) == 0 {
 		return ""
@@ -181,6 +168,72 @@ func portHolder(port int) string {
 		}
 	}
 	return ""
+}
+
+// listeningSockets returns the inodes of the TCP sockets listening on port,
+// IPv4 and IPv6, from /proc/net/tcp{,6} (this network namespace's), and nil
+// where there is no /proc.
+func listeningSockets(port int) []string {
+	var inodes []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, ok := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); ok && err == nil && int(p) == port {
+				inodes = append(inodes, fields[9])
+			}
+		}
+		f.Close()
+	}
+	return inodes
+}
+
+// loadConfig loads config into the running Caddy, as tester.InitServer
+// does, and returns once no connection the test opens can reach the
+// previous config.
+//
+// Caddy binds a new config's sockets beside the old config's (SO_REUSEPORT)
+// and closes the old ones only after the load has answered: the old HTTP
+// servers are shut down in goroutines the load does not wait for, the old
+// admin endpoint's even later. Until then the kernel hands each new
+// connection to either socket, and the old server answers it with the old
+// config, or closes it unanswered when its listener closes (EOF, connection
+// reset). So loadConfig waits until each of Caddy's ports has one listening
+// socket again (every test config listens once per port), then drops the
+// idle connections the tester's client and caddytest's admin requests
+// (http.DefaultTransport) kept to the old servers.
+func loadConfig(t testing.TB, tester *caddytest.Tester, config, adapter string) {
+	t.Helper()
+	tester.InitServer(config, adapter)
+	waitForOldServers(t)
+	tester.Client.CloseIdleConnections()
+}
+
+// waitForOldServers waits until no port of caddytestPorts has more than
+// one listening socket: the previous config's servers and admin endpoint
+// have closed theirs. It also follows a load that failed, which can replace
+// the admin endpoint all the same.
+func waitForOldServers(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, port := range caddytestPorts {
+		for n := len(listeningSockets(port)); n > 1; n = len(listeningSockets(port)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("port %d: %d listening sockets 10 s after a config load: the previous config's server has not closed its own", port, n)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
 
 // TestPortTakenNamesThePortAndItsHolder pins the one line TestMain prints

@@ -106,12 +106,10 @@ const triedPolicy = `cors https://app.example.com {
 			report_only
 		}`
 
-// reportOnlyConfig serves the application through Caddy twice: on
-// localhost:9080 behind `cors` with block, and on 127.0.0.1:9080 without
-// it, so each request can be sent both ways. Caddy's warn lines of the
-// cors handler go to logFile as JSON.
-func reportOnlyConfig(backend, logFile, block string) string {
-	globals := strings.Replace(caddyGlobals, "\tgrace_period 1ns\n", fmt.Sprintf(`	grace_period 1ns
+// reportGlobals are caddyGlobals with the cors handler's warn lines going to
+// logFile, as JSON.
+func reportGlobals(logFile string) string {
+	return strings.Replace(caddyGlobals, "\tgrace_period 1ns\n", fmt.Sprintf(`	grace_period 1ns
 	log report {
 		output file %s
 		format json
@@ -119,7 +117,14 @@ func reportOnlyConfig(backend, logFile, block string) string {
 		include http.handlers.cors
 	}
 `, logFile), 1)
-	return globals + fmt.Sprintf(`
+}
+
+// reportOnlyConfig serves the application through Caddy twice: on
+// localhost:9080 behind `cors` with block, and on 127.0.0.1:9080 without
+// it, so each request can be sent both ways. Caddy's warn lines of the
+// cors handler go to logFile as JSON.
+func reportOnlyConfig(backend, logFile, block string) string {
+	return reportGlobals(logFile) + fmt.Sprintf(`
 http://localhost:9080 {
 	handle /metrics {
 		metrics
@@ -147,19 +152,11 @@ func rawExchange(t *testing.T, host, method, path string, header ...string) []by
 		fmt.Fprintf(&req, "%s: %s\r\n", header[i], header[i+1])
 	}
 	req.WriteString("\r\n")
-	// Just after a config reload, the old server can accept a connection
-	// and then close it unanswered as it shuts down: an empty answer is
-	// tried again, a few times.
-	for attempt := 1; ; attempt++ {
-		resp, err := exchange(req.Bytes())
-		if err == nil && len(resp) > 0 {
-			return regexp.MustCompile(`(?m)^Date: .*\r\n`).ReplaceAll(resp, nil)
-		}
-		if attempt == 5 {
-			t.Fatalf("%s %s: no answer (%v)", method, path, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	resp, err := exchange(req.Bytes())
+	if err != nil || len(resp) == 0 {
+		t.Fatalf("%s %s: no answer (%v)", method, path, err)
 	}
+	return regexp.MustCompile(`(?m)^Date: .*\r\n`).ReplaceAll(resp, nil)
 }
 
 // exchange sends req on a connection of its own and reads the answer.
@@ -270,7 +267,7 @@ func TestIntegrationReportOnly(t *testing.T) {
 	defer backend.Close()
 	logFile := filepath.Join(t.TempDir(), "cors.log")
 	tester := caddytest.NewTester(t)
-	tester.InitServer(reportOnlyConfig(backend.Listener.Addr().String(), logFile, triedPolicy), "caddyfile")
+	loadConfig(t, tester, reportOnlyConfig(backend.Listener.Addr().String(), logFile, triedPolicy), "caddyfile")
 
 	var want []string
 	for _, tc := range reportCases {
@@ -361,7 +358,7 @@ func TestIntegrationReportOnlyMigration(t *testing.T) {
 	}
 	logFile := filepath.Join(t.TempDir(), "cors.log")
 	tester := caddytest.NewTester(t)
-	tester.InitServer(reportOnlyConfig(backend.Listener.Addr().String(), logFile, fixedPolicy), "caddyfile")
+	loadConfig(t, tester, reportOnlyConfig(backend.Listener.Addr().String(), logFile, fixedPolicy), "caddyfile")
 	before := make([]*http.Response, len(looser))
 	for i, tc := range looser {
 		before[i] = rawResponse(t, rawExchange(t, "127.0.0.1", tc.method, tc.path, tc.header...))
@@ -372,7 +369,7 @@ func TestIntegrationReportOnlyMigration(t *testing.T) {
 	}
 
 	enforced := strings.Replace(fixedPolicy, "\n\t\t\treport_only", "", 1)
-	tester.InitServer(reportOnlyConfig(backend.Listener.Addr().String(), logFile, enforced), "caddyfile")
+	loadConfig(t, tester, reportOnlyConfig(backend.Listener.Addr().String(), logFile, enforced), "caddyfile")
 	for i, tc := range looser {
 		after := rawResponse(t, rawExchange(t, "localhost", tc.method, tc.path, tc.header...))
 		q := &question{kind: kindActual}
@@ -442,5 +439,124 @@ func TestReadmeMigrationIsTheTestedOne(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("the README's migration section shows no log line")
+	}
+}
+
+// TestIntegrationReportOnlyAbandonedRequests puts report-only mode in front
+// of a slow application that grants exactly what the policy would, and
+// has clients hang up before it answers: one client, then a load test
+// stopped with every request in flight. reverse_proxy records each abandoned
+// request as a 499 through the module's writer; none of them is an answer a
+// client received, so none may be logged or counted as a refusal. A last
+// request that waits for its answer from a path where the application sends
+// no CORS headers shows the log and the counters are live.
+func TestIntegrationReportOnlyAbandonedRequests(t *testing.T) {
+	arrived := make(chan struct{}, 64)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slow/") {
+			arrived <- struct{}{}
+			select {
+			case <-r.Context().Done(): // Caddy gave up: its client did
+			case <-time.After(10 * time.Second):
+			}
+		}
+		if r.Header.Get("Origin") == app && !strings.HasPrefix(r.URL.Path, "/refuses/") {
+			w.Header().Set("Access-Control-Allow-Origin", app)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			w.Header().Set("Vary", "Origin")
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	defer backend.Close()
+	dir := t.TempDir()
+	corsLog, accessLog := filepath.Join(dir, "cors.log"), filepath.Join(dir, "access.log")
+	tester := caddytest.NewTester(t)
+	loadConfig(t, tester, reportGlobals(corsLog)+fmt.Sprintf(`
+http://localhost:9080 {
+	log {
+		output file %s
+		format json
+	}
+	handle /metrics {
+		metrics
+	}
+	handle {
+		cors https://app.example.com {
+			allow_credentials
+			report_only
+		}
+		reverse_proxy %s
+	}
+}
+`, accessLog, backend.Listener.Addr()), "caddyfile")
+
+	// hangUp sends n requests at once, each on a connection of its own, and
+	// closes them all once the application has every one of them.
+	hangUp := func(n int) {
+		t.Helper()
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			conn, err := net.DialTimeout("tcp", "127.0.0.1:9080", 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns[i] = conn
+			fmt.Fprintf(conn, "GET /slow/%d HTTP/1.1\r\nHost: localhost:9080\r\nOrigin: %s\r\n\r\n", i, app)
+		}
+		for range n {
+			select {
+			case <-arrived:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the requests did not all reach the application")
+			}
+		}
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}
+	abandoned := 0
+	for _, n := range []int{1, 40} {
+		hangUp(n)
+		abandoned += n
+		// Caddy logs each request once it is done with it: after the
+		// module has seen its answer.
+		waitForAccessLines(t, accessLog, `"status":499`, abandoned)
+		if lines := reportLines(t, corsLog); len(lines) > 0 {
+			t.Errorf("after %d abandoned requests, report-only logged:\n%s", abandoned, strings.Join(lines, "\n"))
+		}
+	}
+
+	resp, _ := request(t, tester, "GET", "/refuses/", "Origin", app)
+	wantStatus(t, resp, 200)
+	want := warnLine(`"kind":"actual","origin":"https://app.example.com","difference":"refusal","response":"refuses: no Access-Control-Allow-Origin","policy":"grants with credentials (Access-Control-Allow-Origin: https://app.example.com, Access-Control-Allow-Credentials: true)"`)
+	if lines := reportLines(t, corsLog); len(lines) != 1 || lines[0] != want {
+		t.Errorf("a refusal the client received: logged\n%s\nwant\n%s", strings.Join(lines, "\n"), want)
+	}
+	_, body := request(t, tester, "GET", "/metrics")
+	var counters []string
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "caddy_http_cors_report_only_total{") && !strings.HasSuffix(line, " 0") {
+			counters = append(counters, line)
+		}
+	}
+	if wantCounters := []string{`caddy_http_cors_report_only_total{difference="refusal",kind="actual"} 1`}; !slices.Equal(counters, wantCounters) {
+		t.Errorf("counters:\n%s\nwant:\n%s", strings.Join(counters, "\n"), strings.Join(wantCounters, "\n"))
+	}
+}
+
+// waitForAccessLines waits until the access log holds n lines containing
+// match, failing after 10 s.
+func waitForAccessLines(t *testing.T, file, match string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		data, _ := os.ReadFile(file)
+		got := bytes.Count(data, []byte(match))
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the access log holds %d lines with %s after 10 s, want %d:\n%s", got, match, n, data)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

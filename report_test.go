@@ -1,6 +1,8 @@
 package cors
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -148,5 +150,46 @@ func TestReportOnlyWriterPaths(t *testing.T) {
 				t.Errorf("logged %v", f)
 			}
 		})
+	}
+}
+
+// TestReportOnlyIgnoresAbandonedRequests pins that an answer written once the
+// client has gone (reverse_proxy's 499, an error for the cancelled context,
+// or the application's own late answer) is not judged: the policy grants
+// what the application would, so a line here would blame the application
+// for a refusal nobody received.
+func TestReportOnlyIgnoresAbandonedRequests(t *testing.T) {
+	paths := map[string]func(w http.ResponseWriter) error{
+		"ProxyRecords499": func(w http.ResponseWriter) error { w.WriteHeader(499); return nil },
+		"ErrorForTheCancelledContext": func(w http.ResponseWriter) error {
+			return caddyhttp.Error(http.StatusBadGateway, context.Canceled)
+		},
+		"LateEmptyAnswer": func(w http.ResponseWriter) error { _, err := w.Write([]byte("x")); return err },
+	}
+	for name, write := range paths {
+		for _, gone := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/ClientGone=%t", name, gone), func(t *testing.T) {
+				core, logs := observer.New(zap.WarnLevel)
+				h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
+				h.policy.reporter.logger = zap.New(core)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				req := httptest.NewRequestWithContext(ctx, "GET", "/", nil)
+				req.Header = from(origin)
+				_ = h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+					if gone {
+						cancel()
+					}
+					return write(w)
+				}))
+				want := 1 // a present client's empty answer is a refusal
+				if gone {
+					want = 0
+				}
+				if logs.Len() != want {
+					t.Errorf("%d lines logged, want %d: %v", logs.Len(), want, logs.All())
+				}
+			})
+		}
 	}
 }

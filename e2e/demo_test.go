@@ -29,7 +29,7 @@ func TestDemo(t *testing.T) {
 		caddyMu.Lock()
 		defer caddyMu.Unlock()
 		for _, addr := range []string{"127.0.0.1:8080", "127.0.0.1:8081"} {
-			if err := waitFree(addr, 3*time.Second); err != nil {
+			if err := waitFree(addr, 10*time.Second); err != nil {
 				t.Fatalf("the demo needs %s, which is taken (is the demo already running?): %v", addr, err)
 			}
 		}

@@ -149,6 +149,18 @@ type consoleLog struct {
 	mu     sync.Mutex
 	lines  []string
 	notify chan struct{} // closed and replaced on every line
+	notes  []string      // the engine's last other output lines
+}
+
+// note keeps a line the engine printed that is not a console line (a
+// crash, a failed load): the last few explain a page that never reports.
+func (c *consoleLog) note(line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.notes) == 20 {
+		c.notes = c.notes[1:]
+	}
+	c.notes = append(c.notes, line)
 }
 
 func newConsoleLog() *consoleLog {
@@ -190,11 +202,12 @@ func (c *consoleLog) waitFor(ctx context.Context, ok func(string) bool) (string,
 	}
 }
 
-// waitLine waits a little for the line want: an engine reports a refused
-// CORS check to the console about when the script sees the network error,
-// not always before.
+// waitLine waits for the line want: an engine reports a refused CORS check
+// to the console about when the script sees the network error, not always
+// before, and on a loaded machine seconds later. The bound only matters
+// when the line never comes.
 func (c *consoleLog) waitLine(want string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_, err := c.waitFor(ctx, func(l string) bool { return l == want })
 	return err == nil
@@ -223,6 +236,11 @@ const resultPrefix = "e2e-result "
 func (c *consoleLog) waitResult(ctx context.Context) (string, error) {
 	l, err := c.waitFor(ctx, func(l string) bool { return strings.Contains(l, resultPrefix) })
 	if err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if len(c.notes) > 0 {
+			return "", fmt.Errorf("no result from the page: %w; the engine's last other output:\n\t%s", err, strings.Join(c.notes, "\n\t"))
+		}
 		return "", fmt.Errorf("no result from the page: %w", err)
 	}
 	return l[strings.Index(l, resultPrefix)+len(resultPrefix):], nil

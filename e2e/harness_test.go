@@ -114,10 +114,15 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// freePort returns a loopback port that was free a moment ago. Ports the
-// root package's caddytest tests (or the demo) use are never returned, as
-// those tests may run at the same time in another process.
+// freePort returns a loopback port that was free a moment ago and that it
+// never returned before: the kernel may hand out a port it just handed out,
+// once its socket is closed, and two sites (or the dead upstream and a site)
+// on one port would test something else. Ports the root package's caddytest
+// tests (or the demo) use are never returned, as those tests may run at the
+// same time in another process.
 func freePort() int {
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	for {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -129,9 +134,18 @@ func freePort() int {
 		case 2999, 9080, 9443, 8080, 8081:
 			continue
 		}
+		if portsGiven[port] {
+			continue
+		}
+		portsGiven[port] = true
 		return port
 	}
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // serveBackend stands for an application behind reverse_proxy that already
 // answers CORS itself, permissively, as many frameworks do by default.

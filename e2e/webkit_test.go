@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,9 @@ func startWebKit(tmp string) (engine, func(), error) {
 	if mb == "" {
 		return nil, nil, errMissing{"WebKitGTK's MiniBrowser (looked at $MINIBROWSER_PATH and /usr/lib/*/webkit2gtk-4.1/MiniBrowser)"}
 	}
+	if err := resolvableNetwork(); err != nil {
+		return nil, nil, err
+	}
 	for _, tool := range []string{"Xvfb", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, nil, errMissing{tool}
@@ -81,6 +85,26 @@ const hostsFile = `127.0.0.1	localhost
 127.0.0.1	app.example.test api.example.test other.example.test
 127.0.0.1	deep.sub.example.test evilapp.example.test
 `
+
+// resolvableNetwork fails where MiniBrowser would load no page of the
+// suite: it resolves host names with getaddrinfo's AI_ADDRCONFIG, which
+// returns no IPv4 address on a machine whose only IPv4 addresses are
+// loopback ones (a network namespace with nothing but lo up, say), even for
+// names the hosts file maps to 127.0.0.1. Every page would then time out,
+// one after another, for the whole suite.
+func resolvableNetwork() error {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil && !ip.IP.IsLoopback() {
+			return nil
+		}
+	}
+	return errors.New("this network has no IPv4 address but loopback ones, so MiniBrowser resolves no host name " +
+		"(getaddrinfo's AI_ADDRCONFIG); in a network namespace of its own, add one, e.g. ip addr add 10.254.0.1/32 dev lo")
+}
 
 // startXvfb starts a virtual display and returns its name (":N").
 func startXvfb() (string, func(), error) {
@@ -159,6 +183,8 @@ func (w *webkitEngine) open(url string, log *consoleLog) (func(), error) {
 		for sc.Scan() {
 			if msg, ok := webkitConsole(sc.Text()); ok {
 				log.add(msg)
+			} else {
+				log.note(sc.Text())
 			}
 		}
 		io.Copy(io.Discard, out)
