@@ -134,7 +134,7 @@ func protectionRequestCases() (cases []struct {
 func TestIntegrationCrossOriginProtection(t *testing.T) {
 	backend := newRecordingBackend(t)
 	tester := caddytest.NewTester(t)
-	tester.InitServer(protectionConfig(strings.TrimPrefix(backend.URL, "http://")), "caddyfile")
+	loadConfig(t, tester, protectionConfig(strings.TrimPrefix(backend.URL, "http://")), "caddyfile")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialLoopback}}
 	defer client.CloseIdleConnections()
 	// The previous test's servers may still be handing over to these.
@@ -463,7 +463,7 @@ func webSocketExtendedConnect(client *http.Client, proto, url string, header []s
 func TestIntegrationCrossOriginProtectionReportOnly(t *testing.T) {
 	backend := newRecordingBackend(t)
 	tester := caddytest.NewTester(t)
-	tester.InitServer(strings.Replace(protectionConfig(strings.TrimPrefix(backend.URL, "http://")),
+	loadConfig(t, tester, strings.Replace(protectionConfig(strings.TrimPrefix(backend.URL, "http://")),
 		"cross_origin_protection", "cross_origin_protection\n\t\treport_only", 1), "caddyfile")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialLoopback}}
 	defer client.CloseIdleConnections()

@@ -81,7 +81,7 @@ func TestIntegrationHTTPSource(t *testing.T) {
 	ask := newAskService(t)
 	t.Setenv("CORS_ASK_TOKEN", "s3cret")
 	tester := caddytest.NewTester(t)
-	tester.InitServer(caddyGlobals+fmt.Sprintf(`
+	loadConfig(t, tester, caddyGlobals+fmt.Sprintf(`
 http://localhost:9080 {
 	handle /slow {
 		cors {
@@ -268,6 +268,7 @@ func TestIntegrationHTTPSourceConfigErrors(t *testing.T) {
 			// The error comes back inside a JSON string.
 			want := strings.ReplaceAll(tc.want, `"`, `\"`)
 			caddytest.AssertLoadError(t, caddyGlobals+"\nhttp://localhost:9080 {\n\tcors {\n\t"+tc.block+"\n\t}\n}\n", "caddyfile", want)
+			waitForOldServers(t)
 		})
 	}
 }

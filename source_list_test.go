@@ -276,7 +276,7 @@ func TestIntegrationListSources(t *testing.T) {
 			tc.rewrite(tc.first + "\n")
 			globals := strings.Replace(caddyGlobals, "\tgrace_period 1ns\n", "\tgrace_period 1ns\n\tstorage "+tc.storage+"\n", 1)
 			tester := caddytest.NewTester(t)
-			tester.InitServer(globals+`
+			loadConfig(t, tester, globals+`
 http://localhost:9080 {
 	cors {
 		`+source+`
@@ -332,6 +332,7 @@ func TestIntegrationListSourceConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			want := strings.ReplaceAll(tc.want, `"`, `\"`)
 			caddytest.AssertLoadError(t, caddyGlobals+"\nhttp://localhost:9080 {\n\tcors {\n\t"+tc.block+"\n\t}\n}\n", "caddyfile", want)
+			waitForOldServers(t)
 		})
 	}
 }

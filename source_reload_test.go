@@ -37,7 +37,7 @@ http://localhost:9080 {
 `, ask.URL, file, i%2)
 	}
 	tester := caddytest.NewTester(t)
-	tester.InitServer(config(0), "caddyfile")
+	loadConfig(t, tester, config(0), "caddyfile")
 	client := reloadProofClient()
 	allowed := func(o string) bool {
 		t.Helper()
@@ -45,13 +45,10 @@ http://localhost:9080 {
 	}
 	load := func(i int) {
 		t.Helper()
-		// Each load restarts the admin endpoint too: a connection the old
-		// one accepted as it stopped is reset, and the load tried again.
+		// Each load replaces the admin endpoint and the servers: the next
+		// request waits until the old ones are gone, and goes out on a new
+		// connection, so that it can only reach the config just loaded.
 		resp, err := client.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(config(i)))
-		for try := 0; err != nil && try < 5; try++ {
-			time.Sleep(20 * time.Millisecond)
-			resp, err = client.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(config(i)))
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,6 +56,8 @@ http://localhost:9080 {
 		if resp.StatusCode != 200 {
 			t.Fatalf("reload %d: status %d", i, resp.StatusCode)
 		}
+		waitForOldServers(t)
+		client.CloseIdleConnections()
 	}
 	if !allowed("https://kept.example") || !allowed("https://listed.example") {
 		t.Fatal("origins refused before any reload")
@@ -111,7 +110,7 @@ func TestIntegrationSourceMetrics(t *testing.T) {
 	ask.set("https://a.example", askAnswer{status: 200})
 	ask.set("https://broken.example", askAnswer{status: 500})
 	tester := caddytest.NewTester(t)
-	tester.InitServer(caddyGlobals+fmt.Sprintf(`
+	loadConfig(t, tester, caddyGlobals+fmt.Sprintf(`
 http://localhost:9080 {
 	handle /metrics {
 		metrics
