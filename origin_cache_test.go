@@ -1,7 +1,11 @@
 package cors
 
 import (
+	"bytes"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -9,7 +13,7 @@ import (
 // fakeClock is a clock the tests move by hand.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) now() int64              { return c.t.UnixNano() }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newTestCache(s cacheSettings) (*originCache, *fakeClock) {
@@ -62,6 +66,8 @@ func TestOriginCacheAnswersOnlyTheExactQuestion(t *testing.T) {
 		{"http://a.com", "api.example.com"},
 		{"https://a.com:444", "api.example.com"},
 		{"https://a.com", "other.example.com"},
+		{"https://a.coma", "pi.example.com"}, // the same bytes, split elsewhere
+		{"https://a.co", "mapi.example.com"},
 	} {
 		if _, fresh := c.get(k); fresh {
 			t.Errorf("the answer for https://a.com on api.example.com answered %v", k)
@@ -141,12 +147,132 @@ func TestOriginCacheFullOfAllowed(t *testing.T) {
 	}
 }
 
-// TestOriginCacheHitAllocatesNothing pins the cost of the hit path.
+// TestOriginCacheHitAllocatesNothing pins the cost of the hit path, for
+// the longest origin and host that can be asked about too.
 func TestOriginCacheHitAllocatesNothing(t *testing.T) {
-	c, _ := newTestCache((*OriginCache)(nil).settings())
-	c.put(cacheKey{"https://a.com", "h"}, OriginAnswer{Allowed: true})
-	origin, host := "https://a.com", "h"
-	if n := testing.AllocsPerRun(100, func() { c.get(cacheKey{origin, host}) }); n != 0 {
-		t.Errorf("%v allocations per hit, want 0", n)
+	longHost := strings.Repeat(strings.Repeat("a", 63)+".", 4)[:maxHostLen]
+	longOrigin := "https://" + longHost + ":65535"
+	for _, k := range []cacheKey{
+		{"https://a.com", "h"},
+		{longOrigin, longHost},
+	} {
+		c, _ := newTestCache((*OriginCache)(nil).settings())
+		c.put(k, OriginAnswer{Allowed: true})
+		origin, host := k.origin, k.host
+		if ok, fresh := c.get(cacheKey{origin, host}); !ok || !fresh {
+			t.Fatalf("%d-byte origin: the answer was not kept", len(origin))
+		}
+		if n := testing.AllocsPerRun(100, func() { c.get(cacheKey{origin, host}) }); n != 0 {
+			t.Errorf("%d-byte origin: %v allocations per hit, want 0", len(origin), n)
+		}
+	}
+}
+
+// wallClock is a wall clock the tests move by hand, read by a coarseClock's
+// goroutine.
+type wallClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (w *wallClock) now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.t
+}
+
+func (w *wallClock) advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t = w.t.Add(d)
+}
+
+// TestOriginCacheLifetimesToWithinATick pins the granularity the docs give:
+// read through the coarse clock, an answer is used at most one tick past its
+// lifetime, and never before the clock has ticked past it is it dropped.
+func TestOriginCacheLifetimesToWithinATick(t *testing.T) {
+	wall := &wallClock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	clock := &coarseClock{tick: time.Hour, wall: wall.now} // ticks by hand below
+	clock.acquire()
+	defer clock.release()
+	s := (*OriginCache)(nil).settings()
+	c := newOriginCache(s, clock.now)
+	k := cacheKey{"https://a.com", "h"}
+	c.put(k, OriginAnswer{Allowed: true})
+
+	wall.advance(s.AllowTTL - clockTick/2)
+	clock.update()
+	if _, fresh := c.get(k); !fresh {
+		t.Fatal("the answer expired before its lifetime")
+	}
+	wall.advance(clockTick - 1) // past the lifetime, the next tick not yet come
+	if _, fresh := c.get(k); !fresh {
+		t.Fatal("the answer expired between two ticks")
+	}
+	clock.update() // within a tick of the lifetime's end
+	if _, fresh := c.get(k); fresh {
+		t.Error("the answer was used past the first tick after its lifetime")
+	}
+}
+
+// clockGoroutines counts the goroutines of coarse clocks that are running.
+func clockGoroutines() int {
+	buf := make([]byte, 1<<20)
+	return bytes.Count(buf[:runtime.Stack(buf, true)], []byte("(*coarseClock).run("))
+}
+
+// waitClockGoroutines waits for the count of clock goroutines to be want,
+// and returns the count.
+func waitClockGoroutines(want int) int {
+	n := clockGoroutines()
+	for deadline := time.Now().Add(5 * time.Second); n != want && time.Now().Before(deadline); n = clockGoroutines() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+// TestCoarseClockTicksWhileUsed pins the clock's life: the first user
+// starts a goroutine that follows the wall clock, later users share it,
+// the last release stops it, and a stopped clock reads the wall clock
+// rather than standing still.
+func TestCoarseClockTicksWhileUsed(t *testing.T) {
+	wall := &wallClock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	clock := &coarseClock{tick: time.Millisecond, wall: wall.now}
+	before := clockGoroutines()
+
+	clock.acquire()
+	clock.acquire()
+	if n := waitClockGoroutines(before + 1); n != before+1 {
+		t.Errorf("%d clock goroutines for two users, want %d", n, before+1)
+	}
+	start := wall.now().UnixNano()
+	if got := clock.now(); got != start {
+		t.Errorf("a started clock reads %d, want the wall clock's %d", got, start)
+	}
+	wall.advance(time.Hour)
+	for deadline := time.Now().Add(5 * time.Second); clock.now() == start && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := clock.now(); got != start+int64(time.Hour) {
+		t.Errorf("after an hour and a few ticks the clock reads %v past its start, want 1h", time.Duration(got-start))
+	}
+
+	clock.release()
+	if clock.nanos.Load() == 0 {
+		t.Error("the clock stopped while a user was left")
+	}
+	clock.release()
+	if n := waitClockGoroutines(before); n != before {
+		t.Errorf("%d clock goroutines after the last release, want %d", n, before)
+	}
+	wall.advance(time.Minute)
+	if got, want := clock.now(), wall.now().UnixNano(); got != want {
+		t.Errorf("a stopped clock reads %v before the wall clock", time.Duration(want-got))
+	}
+
+	clock.acquire() // a clock starts again, at the wall clock's time
+	defer clock.release()
+	if got, want := clock.now(), wall.now().UnixNano(); got != want {
+		t.Errorf("a restarted clock reads %v before the wall clock", time.Duration(want-got))
 	}
 }

@@ -209,7 +209,7 @@ func (a *askedSource) lookup(ctx context.Context, k cacheKey) lookupResult {
 		a.shared.logError(a.log, a.name, k, err)
 		return lookupResult{err: err}
 	}
-	a.shared.cache.put(cacheKey{strings.Clone(k.origin), strings.Clone(k.host)}, ans)
+	a.shared.cache.put(k, ans) // which copies k into its own key
 	return lookupResult{allowed: ans.Allowed}
 }
 
@@ -231,7 +231,7 @@ const errorLogInterval = time.Minute
 // logError logs a lookup error, at most once a minute per source: a source
 // that is down fails every new question, and one line says so.
 func (s *sharedCache) logError(log *zap.Logger, name string, k cacheKey, err error) {
-	now := s.cache.now().UnixNano()
+	now := s.cache.now()
 	last := s.lastError.Load()
 	if last != 0 && now-last < int64(errorLogInterval) || !s.lastError.CompareAndSwap(last, now) {
 		return
@@ -255,19 +255,22 @@ func acquireCache(key string, settings cacheSettings) *sharedCache {
 	defer sharedCaches.mu.Unlock()
 	s := sharedCaches.m[key]
 	if s == nil {
-		s = &sharedCache{key: key, cache: newOriginCache(settings, time.Now)}
+		cacheClock.acquire()
+		s = &sharedCache{key: key, cache: newOriginCache(settings, cacheClock.now)}
 		sharedCaches.m[key] = s
 	}
 	s.refs++
 	return s
 }
 
-// release drops a reference; the last one frees the cache.
+// release drops a reference; the last one frees the cache, and its use of
+// the clock.
 func (s *sharedCache) release() {
 	sharedCaches.mu.Lock()
 	defer sharedCaches.mu.Unlock()
 	if s.refs--; s.refs == 0 {
 		delete(sharedCaches.m, s.key)
+		cacheClock.release()
 	}
 }
 

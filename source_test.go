@@ -361,6 +361,18 @@ func TestCacheSurvivesReload(t *testing.T) {
 			t.Errorf("a cache outlived every handler that used it: %q", k)
 		}
 	}
+	// The caches' clock ticks while a cache is left, and only then.
+	cacheClock.mu.Lock()
+	users := cacheClock.users
+	cacheClock.mu.Unlock()
+	if users != len(sharedCaches.m) {
+		t.Errorf("the caches' clock has %d users, and there are %d caches", users, len(sharedCaches.m))
+	}
+	if len(sharedCaches.m) == 0 {
+		if n := waitClockGoroutines(0); n != 0 {
+			t.Errorf("the caches' clock still ticks after the last cache was released (%d goroutines)", n)
+		}
+	}
 }
 
 // TestSourceCacheHitAllocations pins that an origin allowed from the cache
