@@ -147,24 +147,32 @@ func (c *coarseClock) release() {
 	c.nanos.Store(0)
 }
 
-// cacheKey is one question to a source: the origin and the host.
-type cacheKey struct {
-	origin, host string
+// maxKeyLen bounds the cache's keys: an origin that can be well-formed and
+// a host name. Longer questions are never asked, so never cached.
+const maxKeyLen = 2 + maxOriginLen + maxHostLen
+
+// appendKey appends to b the cache's key for a question: the origin's
+// length, the origin and the host, folded to lower case as it is copied.
+// One string, so that a lookup hashes (or, in a small map, compares) one
+// string; the length prefix keeps every pair apart whatever bytes they hold.
+// Built on the stack, a key costs a lookup no allocation.
+func appendKey(b []byte, origin, host string) []byte {
+	b = append(b, byte(len(origin)>>8), byte(len(origin)))
+	b = append(b, origin...)
+	n := len(b)
+	b = append(b, host...)
+	for i := 0; i < len(host); i++ {
+		if host[i]-'A' <= 'Z'-'A' {
+			b[n+i] += 'a' - 'A'
+		}
+	}
+	return b
 }
 
-// maxKeyLen bounds the keys built without allocating: an origin that can be
-// well-formed and a host questionHost accepts. Longer ones are never asked
-// about, so they are never in the cache.
-const maxKeyLen = 2 + maxOriginLen + maxHostLen + 2
-
-// appendKey appends the cache's map key for k to b: the origin's length,
-// the origin and the host, one string, so that a lookup hashes (or, in a
-// small map, compares) one string rather than two. The length prefix keeps
-// every pair apart whatever bytes they hold.
-func appendKey(b []byte, k cacheKey) []byte {
-	b = append(b, byte(len(k.origin)>>8), byte(len(k.origin)))
-	b = append(b, k.origin...)
-	return append(b, k.host...)
+// splitKey returns the origin and the host of a key appendKey made.
+func splitKey(key string) (origin, host string) {
+	n := 2 + (int(key[0])<<8 | int(key[1]))
+	return key[2:n], key[n:]
 }
 
 // cacheEntry is a source's last real answer to a question.
@@ -196,14 +204,9 @@ func newOriginCache(s cacheSettings, now func() int64) *originCache {
 	}
 }
 
-// lookup returns the entry for k, if there is one. The key is built on the
-// stack: a map index by string(bytes) does not allocate.
-func (c *originCache) lookup(k cacheKey) (cacheEntry, bool) {
-	if len(k.origin)+len(k.host) > maxKeyLen-2 {
-		return cacheEntry{}, false
-	}
-	var buf [maxKeyLen]byte
-	key := appendKey(buf[:0], k)
+// lookup returns the entry for key (see appendKey), if there is one. A map
+// index by string(key) does not allocate.
+func (c *originCache) lookup(key []byte) (cacheEntry, bool) {
 	c.mu.RLock()
 	e, ok := c.allowed[string(key)]
 	if !ok {
@@ -213,29 +216,29 @@ func (c *originCache) lookup(k cacheKey) (cacheEntry, bool) {
 	return e, ok
 }
 
-// get returns the answer for k while it is fresh.
-func (c *originCache) get(k cacheKey) (allowed, fresh bool) {
-	e, ok := c.lookup(k)
+// get returns the answer for key while it is fresh.
+func (c *originCache) get(key []byte) (allowed, fresh bool) {
+	e, ok := c.lookup(key)
 	if !ok || c.now() >= e.fresh {
 		return false, false
 	}
 	return e.allowed, true
 }
 
-// stale returns the answer for k past its lifetime but within
+// stale returns the answer for key past its lifetime but within
 // stale_if_error, for when the source fails.
-func (c *originCache) stale(k cacheKey) (allowed, ok bool) {
-	e, ok := c.lookup(k)
+func (c *originCache) stale(key []byte) (allowed, ok bool) {
+	e, ok := c.lookup(key)
 	if !ok || c.now() >= e.stale {
 		return false, false
 	}
 	return e.allowed, true
 }
 
-// put keeps a source's answer to k, replacing the previous one. An answer
+// put keeps a source's answer to the question of key, replacing the previous one. An answer
 // that must not be stored removes the previous one too: it is the source's
 // latest word.
-func (c *originCache) put(k cacheKey, a OriginAnswer) {
+func (c *originCache) put(k []byte, a OriginAnswer) {
 	ttl := a.TTL
 	switch {
 	case ttl <= 0 && a.Allowed:
@@ -248,10 +251,7 @@ func (c *originCache) put(k cacheKey, a OriginAnswer) {
 	now := c.now()
 	e := cacheEntry{allowed: a.Allowed, fresh: now + int64(ttl), stale: now + int64(ttl+c.settings.StaleIfError)}
 
-	if len(k.origin)+len(k.host) > maxKeyLen-2 {
-		return // never looked up: see lookup
-	}
-	key := string(appendKey(nil, k))
+	key := string(k)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -10,6 +10,14 @@ import (
 	"time"
 )
 
+// cacheKey is a question to a source, in the tests.
+type cacheKey struct {
+	origin, host string
+}
+
+// key is the cache's key for k.
+func (k cacheKey) key() []byte { return appendKey(nil, k.origin, k.host) }
+
 // fakeClock is a clock the tests move by hand.
 type fakeClock struct{ t time.Time }
 
@@ -44,13 +52,13 @@ func TestOriginCacheLifetimes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, clock := newTestCache(defaults)
-			c.put(k, tt.answer)
+			c.put(k.key(), tt.answer)
 			clock.advance(tt.after)
-			allowed, fresh := c.get(k)
+			allowed, fresh := c.get(k.key())
 			if fresh != tt.wantFresh || fresh && allowed != tt.answer.Allowed {
 				t.Errorf("get after %v = (%v, %v), want fresh %v", tt.after, allowed, fresh, tt.wantFresh)
 			}
-			allowed, stale := c.stale(k)
+			allowed, stale := c.stale(k.key())
 			if stale != tt.wantStale || stale && allowed != tt.answer.Allowed {
 				t.Errorf("stale after %v = (%v, %v), want %v", tt.after, allowed, stale, tt.wantStale)
 			}
@@ -60,7 +68,7 @@ func TestOriginCacheLifetimes(t *testing.T) {
 
 func TestOriginCacheAnswersOnlyTheExactQuestion(t *testing.T) {
 	c, _ := newTestCache((*OriginCache)(nil).settings())
-	c.put(cacheKey{"https://a.com", "api.example.com"}, OriginAnswer{Allowed: true})
+	c.put(cacheKey{"https://a.com", "api.example.com"}.key(), OriginAnswer{Allowed: true})
 	for _, k := range []cacheKey{
 		{"https://a.com.evil.net", "api.example.com"},
 		{"http://a.com", "api.example.com"},
@@ -69,7 +77,7 @@ func TestOriginCacheAnswersOnlyTheExactQuestion(t *testing.T) {
 		{"https://a.coma", "pi.example.com"}, // the same bytes, split elsewhere
 		{"https://a.co", "mapi.example.com"},
 	} {
-		if _, fresh := c.get(k); fresh {
+		if _, fresh := c.get(k.key()); fresh {
 			t.Errorf("the answer for https://a.com on api.example.com answered %v", k)
 		}
 	}
@@ -78,9 +86,9 @@ func TestOriginCacheAnswersOnlyTheExactQuestion(t *testing.T) {
 func TestOriginCacheNoStoreForgetsThePreviousAnswer(t *testing.T) {
 	c, _ := newTestCache((*OriginCache)(nil).settings())
 	k := cacheKey{"https://a.com", "h"}
-	c.put(k, OriginAnswer{Allowed: true})
-	c.put(k, OriginAnswer{NoStore: true})
-	if _, ok := c.stale(k); ok {
+	c.put(k.key(), OriginAnswer{Allowed: true})
+	c.put(k.key(), OriginAnswer{NoStore: true})
+	if _, ok := c.stale(k.key()); ok {
 		t.Error("an allowed answer outlived a no-store refusal")
 	}
 }
@@ -88,9 +96,9 @@ func TestOriginCacheNoStoreForgetsThePreviousAnswer(t *testing.T) {
 func TestOriginCacheReplacesAnAnswer(t *testing.T) {
 	c, _ := newTestCache((*OriginCache)(nil).settings())
 	k := cacheKey{"https://a.com", "h"}
-	c.put(k, OriginAnswer{Allowed: true})
-	c.put(k, OriginAnswer{})
-	if allowed, fresh := c.get(k); !fresh || allowed {
+	c.put(k.key(), OriginAnswer{Allowed: true})
+	c.put(k.key(), OriginAnswer{})
+	if allowed, fresh := c.get(k.key()); !fresh || allowed {
 		t.Errorf("get = (%v, %v), want the later refusal", allowed, fresh)
 	}
 	if a, r := c.len(); a != 0 || r != 1 {
@@ -109,16 +117,16 @@ func TestOriginCacheFloodOfRefusalsKeepsAllowed(t *testing.T) {
 	for i := range 60 {
 		k := cacheKey{fmt.Sprintf("https://tenant%d.example", i), "api.example.com"}
 		allowed = append(allowed, k)
-		c.put(k, OriginAnswer{Allowed: true})
+		c.put(k.key(), OriginAnswer{Allowed: true})
 	}
 	for i := range 10000 {
-		c.put(cacheKey{fmt.Sprintf("https://spam%d.example", i), "api.example.com"}, OriginAnswer{})
+		c.put(cacheKey{fmt.Sprintf("https://spam%d.example", i), "api.example.com"}.key(), OriginAnswer{})
 		if a, r := c.len(); a+r > s.MaxEntries {
 			t.Fatalf("%d entries, want at most %d", a+r, s.MaxEntries)
 		}
 	}
 	for _, k := range allowed {
-		if ok, fresh := c.get(k); !ok || !fresh {
+		if ok, fresh := c.get(k.key()); !ok || !fresh {
 			t.Errorf("%s was evicted by refusals", k.origin)
 		}
 	}
@@ -132,17 +140,17 @@ func TestOriginCacheFullOfAllowed(t *testing.T) {
 	s.MaxEntries = 10
 	c, _ := newTestCache(s)
 	for i := range 10 {
-		c.put(cacheKey{fmt.Sprintf("https://t%d.example", i), "h"}, OriginAnswer{Allowed: true})
+		c.put(cacheKey{fmt.Sprintf("https://t%d.example", i), "h"}.key(), OriginAnswer{Allowed: true})
 	}
-	c.put(cacheKey{"https://spam.example", "h"}, OriginAnswer{})
+	c.put(cacheKey{"https://spam.example", "h"}.key(), OriginAnswer{})
 	if a, r := c.len(); a != 10 || r != 0 {
 		t.Errorf("a refusal displaced an allowed answer: %d allowed, %d refused", a, r)
 	}
-	c.put(cacheKey{"https://new.example", "h"}, OriginAnswer{Allowed: true})
+	c.put(cacheKey{"https://new.example", "h"}.key(), OriginAnswer{Allowed: true})
 	if a, _ := c.len(); a != 10 {
 		t.Errorf("%d allowed entries, want the bound, 10", a)
 	}
-	if ok, fresh := c.get(cacheKey{"https://new.example", "h"}); !ok || !fresh {
+	if ok, fresh := c.get(cacheKey{"https://new.example", "h"}.key()); !ok || !fresh {
 		t.Error("a new allowed answer was not kept in a cache full of allowed answers")
 	}
 }
@@ -157,12 +165,15 @@ func TestOriginCacheHitAllocatesNothing(t *testing.T) {
 		{longOrigin, longHost},
 	} {
 		c, _ := newTestCache((*OriginCache)(nil).settings())
-		c.put(k, OriginAnswer{Allowed: true})
+		c.put(k.key(), OriginAnswer{Allowed: true})
 		origin, host := k.origin, k.host
-		if ok, fresh := c.get(cacheKey{origin, host}); !ok || !fresh {
+		if ok, fresh := c.get(cacheKey{origin, host}.key()); !ok || !fresh {
 			t.Fatalf("%d-byte origin: the answer was not kept", len(origin))
 		}
-		if n := testing.AllocsPerRun(100, func() { c.get(cacheKey{origin, host}) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() {
+			var buf [maxKeyLen]byte
+			c.get(appendKey(buf[:0], origin, host))
+		}); n != 0 {
 			t.Errorf("%d-byte origin: %v allocations per hit, want 0", len(origin), n)
 		}
 	}
@@ -198,19 +209,19 @@ func TestOriginCacheLifetimesToWithinATick(t *testing.T) {
 	s := (*OriginCache)(nil).settings()
 	c := newOriginCache(s, clock.now)
 	k := cacheKey{"https://a.com", "h"}
-	c.put(k, OriginAnswer{Allowed: true})
+	c.put(k.key(), OriginAnswer{Allowed: true})
 
 	wall.advance(s.AllowTTL - clockTick/2)
 	clock.update()
-	if _, fresh := c.get(k); !fresh {
+	if _, fresh := c.get(k.key()); !fresh {
 		t.Fatal("the answer expired before its lifetime")
 	}
 	wall.advance(clockTick - 1) // past the lifetime, the next tick not yet come
-	if _, fresh := c.get(k); !fresh {
+	if _, fresh := c.get(k.key()); !fresh {
 		t.Fatal("the answer expired between two ticks")
 	}
 	clock.update() // within a tick of the lifetime's end
-	if _, fresh := c.get(k); fresh {
+	if _, fresh := c.get(k.key()); fresh {
 		t.Error("the answer was used past the first tick after its lifetime")
 	}
 }
@@ -274,5 +285,16 @@ func TestCoarseClockTicksWhileUsed(t *testing.T) {
 	defer clock.release()
 	if got, want := clock.now(), wall.now().UnixNano(); got != want {
 		t.Errorf("a restarted clock reads %v before the wall clock", time.Duration(want-got))
+	}
+}
+
+// TestCacheKeySplitsBack pins that a key gives back its question, the host
+// in lower case, whatever the origin's length.
+func TestCacheKeySplitsBack(t *testing.T) {
+	for _, origin := range []string{"https://a.com", "https://" + strings.Repeat("a", 300)} {
+		o, h := splitKey(string(appendKey(nil, origin, "API.Example.com")))
+		if o != origin || h != "api.example.com" {
+			t.Errorf("splitKey(appendKey(%d-byte origin)) = %d-byte origin, host %q", len(origin), len(o), h)
+		}
 	}
 }
