@@ -90,3 +90,24 @@ func TestVerdictsForTheRealisticResponse(t *testing.T) {
 		t.Errorf("verdicts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The sourced site gets a verdict of its own against the static headers
+// site, after the realistic pair, and is never mistaken for another site.
+func TestVerdictsForTheSourcedSite(t *testing.T) {
+	var l loadResults
+	for n, r := range []float64{0.97, 0.99, 1.01} {
+		l = append(l,
+			loadRun{round: n + 1, kind: "preflight", site: "bare", rps: 1000},
+			loadRun{round: n + 1, kind: "preflight", site: "static", rps: 1000},
+			loadRun{round: n + 1, kind: "preflight", site: "cors", rps: 1000},
+			loadRun{round: n + 1, kind: "preflight", site: "sourced", rps: 1000 * r})
+	}
+	got := l.verdicts()
+	want := []string{
+		"**preflight requests: `cors` serves 100.0% of the static headers site's rate** (median of 3 paired rounds, per-round 100.0% to 100.0%), and 100.0% of bare `respond`'s: it meets the 99.0% target.",
+		"**preflight requests: `cors` with `origin_source http` answering from its cache serves 99.0% of the static headers site's rate** (median of 3 paired rounds, per-round 97.0% to 101.0%), and 99.0% of bare `respond`'s: it meets the 99.0% target.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("verdicts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
