@@ -148,8 +148,9 @@ func (c *coarseClock) release() {
 }
 
 // maxKeyLen bounds the cache's keys: an origin that can be well-formed and
-// a host name. Longer questions are never asked, so never cached.
-const maxKeyLen = 2 + maxOriginLen + maxHostLen
+// a host questionHost accepts. Longer questions are never asked, so never
+// cached.
+const maxKeyLen = 2 + maxOriginLen + maxHostLen + 2
 
 // appendKey appends to b the cache's key for a question: the origin's
 // length, the origin and the host, folded to lower case as it is copied.

@@ -188,7 +188,7 @@ func questionHost(host string) (string, bool) {
 	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
 		host = host[1 : len(host)-1]
 	}
-	if host == "" || len(host) > maxHostLen {
+	if host == "" || len(host) > maxHostLen+2 {
 		return "", false
 	}
 	return host, true

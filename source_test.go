@@ -455,3 +455,25 @@ func TestCaddyfileOriginSourceAdapts(t *testing.T) {
 		t.Errorf("adapted to\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestCachedRefusalNeverOverridesTheStaticPolicy pins the order of the
+// checks: a fresh refusal in a cache kept across a reload does not refuse
+// an origin the new config's static origins allow, and a fresh grant needs
+// no lookup.
+func TestCachedRefusalNeverOverridesTheStaticPolicy(t *testing.T) {
+	raw, sc := scripted(t, allowOnly("https://granted.example"))
+	before := provisioned(t, Handler{SourcesRaw: []json.RawMessage{raw}})
+	for _, o := range []string{"https://a.example.com", "https://granted.example"} {
+		serve(before, "GET", o)
+	}
+	after := provisioned(t, Handler{Origins: []string{"https://*.example.com"}, SourcesRaw: []json.RawMessage{raw}})
+	if got := serve(after, "GET", "https://a.example.com").Header().Get("Access-Control-Allow-Origin"); got != "https://a.example.com" {
+		t.Errorf("an origin the static policy allows, refused in the cache: Access-Control-Allow-Origin %q", got)
+	}
+	if got := serve(after, "GET", "https://granted.example").Header().Get("Access-Control-Allow-Origin"); got != "https://granted.example" {
+		t.Errorf("an origin granted in the cache: Access-Control-Allow-Origin %q", got)
+	}
+	if n := sc.calls.Load(); n != 2 {
+		t.Errorf("%d lookups, want 2 (one per origin, before the reload)", n)
+	}
+}
