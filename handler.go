@@ -86,8 +86,11 @@ func (h *Handler) decide(d *decision, r *http.Request) (preflightStatus int) {
 // The static origins and regexps come first: an origin they allow never
 // causes a lookup.
 func (h *Handler) allowsOrigin(r *http.Request, origin string) bool {
-	allowed, wellFormed := h.policy.origins.matchOrigin(origin)
-	return allowed || wellFormed && h.sources != nil && h.sources.allows(r.Context(), origin, r.Host)
+	if h.sources != nil {
+		return h.sources.allowsOrigin(r.Context(), &h.policy.origins, origin, r.Host)
+	}
+	allowed, _ := h.policy.origins.matchOrigin(origin)
+	return allowed
 }
 
 // preflight decides a CORS-preflight request. An origin the policy refuses

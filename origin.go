@@ -523,16 +523,28 @@ func (m *allowList) match(origin string) bool {
 // whether origin is well-formed (as parseRequestOrigin decides), so that a
 // caller that goes on to other checks need not parse it again.
 func (m *allowList) matchOrigin(origin string) (allowed, wellFormed bool) {
-	if m.any {
-		return true, false
+	if m.matchUnparsed(origin) {
+		return true, !m.any
 	}
+	return m.matchParsed(origin)
+}
+
+// matchUnparsed reports whether the policy allows origin without parsing
+// it: a policy of any origin, or a configured exact origin, which is a
+// serialized origin, so that an Origin equal to one byte for byte is
+// well-formed.
+func (m *allowList) matchUnparsed(origin string) bool {
+	if m.any {
+		return true
+	}
+	_, ok := m.exact[origin]
+	return ok
+}
+
+// matchParsed is matchOrigin for an origin matchUnparsed refused.
+func (m *allowList) matchParsed(origin string) (allowed, wellFormed bool) {
 	if origin == "null" {
 		return m.null, false
-	}
-	// A configured exact origin is a serialized origin, so an Origin equal
-	// to one byte for byte is well-formed: no need to parse it first.
-	if _, ok := m.exact[origin]; ok {
-		return true, true
 	}
 	o, ok := parseRequestOrigin(origin)
 	if !ok {

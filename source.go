@@ -115,40 +115,70 @@ func (f answerFrom) String() string {
 	return [...]string{"cache", "lookup", "stale", "error"}[f]
 }
 
-// allows reports whether a source allows origin for host. origin must be
-// well-formed and canonical (parseRequestOrigin): the caller has checked,
-// so that nothing else is ever asked about. A host that is not a host name
-// is refused without a lookup.
-func (s *originSources) allows(ctx context.Context, origin, host string) bool {
+// allowsOrigin is Handler.allowsOrigin for a handler with sources: static
+// origins, then the sources. A fresh answer of an asked source is looked up
+// before the Origin is parsed: the cache only holds answers about
+// well-formed origins, keyed by their exact bytes, so an origin allowed
+// from the cache needs no parsing, as an exact static origin needs none.
+// Only a well-formed origin is ever asked about, and only for a request
+// whose host is a host name.
+func (s *originSources) allowsOrigin(ctx context.Context, static *allowList, origin, host string) bool {
+	if static.matchUnparsed(origin) {
+		return true
+	}
+	var buf [maxKeyLen]byte
+	var key []byte
+	var fresh uint64 // bit i: asked source i has a fresh refusal
+	if len(s.asked) > 0 && len(origin) <= maxOriginLen {
+		if h, ok := questionHost(host); ok {
+			key = appendKey(buf[:0], origin, h)
+		}
+	}
+	if key != nil {
+		for i, a := range s.asked {
+			if allowed, ok := a.shared.cache.get(key); ok {
+				a.metrics.cache(cacheHit)
+				if allowed {
+					return true
+				}
+				if i < 64 {
+					fresh |= 1 << i
+				}
+			}
+		}
+	}
+	allowed, wellFormed := static.matchParsed(origin)
+	if allowed || !wellFormed {
+		return allowed
+	}
 	for _, l := range s.lists {
 		if l.MatchOrigin(origin) {
 			return true
 		}
 	}
-	if len(s.asked) == 0 {
+	if key == nil {
 		return false
 	}
-	host, ok := questionHost(host)
-	if !ok {
-		return false
-	}
-	for _, a := range s.asked {
-		allowed, from := a.allows(ctx, origin, host)
-		if allowed {
-			return true
+	for i, a := range s.asked {
+		from := fromCache
+		if i >= 64 || fresh&(1<<i) == 0 {
+			if allowed, from = a.allows(ctx, key); allowed {
+				return true
+			}
 		}
 		if c := a.log.Check(zapcore.DebugLevel, "origin refused by origin source"); c != nil {
+			_, h := splitKey(string(key))
 			c.Write(zap.String("source", a.name), zap.String("origin", truncate(origin)),
-				zap.String("host", host), zap.String("answer", from.String()))
+				zap.String("host", h), zap.String("answer", from.String()))
 		}
 	}
 	return false
 }
 
-// questionHost is the request's host as sources are asked about it: the
-// name without a port (nor brackets), in lower case (which allocates only for a host not
-// already in lower case), and no longer than a host name can be, so that a
-// hostile Host header cannot make cache entries large.
+// questionHost is the request's host as sources are asked about it (in
+// lower case, see appendKey): the name without a port (nor brackets), and
+// no longer than a host name can be, so that a hostile Host header cannot
+// make cache entries large.
 func questionHost(host string) (string, bool) {
 	// As net.SplitHostPort, without allocating an error for a host that
 	// has no port.
@@ -161,23 +191,24 @@ func questionHost(host string) (string, bool) {
 	if host == "" || len(host) > maxHostLen+2 {
 		return "", false
 	}
-	return strings.ToLower(host), true
+	return host, true
 }
 
-// allows answers from the cache while the answer is fresh, and otherwise
-// asks the source, once for all the requests that wait for the same answer.
-func (a *askedSource) allows(ctx context.Context, origin, host string) (bool, answerFrom) {
+// allows answers the question of key (see appendKey) from the cache while
+// the answer is fresh, and otherwise asks the source, once for all the
+// requests that wait for the same answer.
+func (a *askedSource) allows(ctx context.Context, key []byte) (bool, answerFrom) {
 	c := a.shared.cache
-	k := cacheKey{origin, host}
-	if allowed, fresh := c.get(k); fresh {
+	if allowed, fresh := c.get(key); fresh {
 		a.metrics.cache(cacheHit)
 		return allowed, fromCache
 	}
 	a.metrics.cache(cacheMiss)
-	v, _, _ := a.shared.group.Do(origin+"\x00"+host, func() (any, error) {
+	k := string(key)
+	v, _, _ := a.shared.group.Do(k, func() (any, error) {
 		// A request that missed just as the previous lookup finished
 		// finds its answer here rather than asking again.
-		if allowed, fresh := c.get(k); fresh {
+		if allowed, fresh := c.get(key); fresh {
 			return lookupResult{allowed: allowed}, nil
 		}
 		return a.lookup(ctx, k), nil
@@ -186,7 +217,7 @@ func (a *askedSource) allows(ctx context.Context, origin, host string) (bool, an
 	if res.err == nil {
 		return res.allowed, fromLookup
 	}
-	if allowed, ok := c.stale(k); ok {
+	if allowed, ok := c.stale(key); ok {
 		a.metrics.cache(cacheStale)
 		return allowed, fromStale
 	}
@@ -201,15 +232,16 @@ type lookupResult struct {
 // lookup asks the source and caches a real answer. The request's context
 // is detached from the lookup: a client that goes away must not fail the
 // lookup for the requests that wait for the same answer.
-func (a *askedSource) lookup(ctx context.Context, k cacheKey) lookupResult {
+func (a *askedSource) lookup(ctx context.Context, key string) lookupResult {
+	origin, host := splitKey(key)
 	start := time.Now()
-	ans, err := a.src.AllowOrigin(context.WithoutCancel(ctx), k.origin, k.host)
+	ans, err := a.src.AllowOrigin(context.WithoutCancel(ctx), origin, host)
 	a.metrics.lookup(err, ans.Allowed, time.Since(start))
 	if err != nil {
-		a.shared.logError(a.log, a.name, k, err)
+		a.shared.logError(a.log, a.name, origin, host, err)
 		return lookupResult{err: err}
 	}
-	a.shared.cache.put(cacheKey{strings.Clone(k.origin), strings.Clone(k.host)}, ans)
+	a.shared.cache.put([]byte(key), ans)
 	return lookupResult{allowed: ans.Allowed}
 }
 
@@ -230,14 +262,14 @@ const errorLogInterval = time.Minute
 
 // logError logs a lookup error, at most once a minute per source: a source
 // that is down fails every new question, and one line says so.
-func (s *sharedCache) logError(log *zap.Logger, name string, k cacheKey, err error) {
-	now := s.cache.now().UnixNano()
+func (s *sharedCache) logError(log *zap.Logger, name, origin, host string, err error) {
+	now := s.cache.now()
 	last := s.lastError.Load()
 	if last != 0 && now-last < int64(errorLogInterval) || !s.lastError.CompareAndSwap(last, now) {
 		return
 	}
 	log.Error("origin source failed: origins it has not already allowed are refused until it answers",
-		zap.String("source", name), zap.String("origin", truncate(k.origin)), zap.String("host", k.host), zap.Error(err))
+		zap.String("source", name), zap.String("origin", truncate(origin)), zap.String("host", host), zap.Error(err))
 }
 
 // sharedCaches holds the caches of every loaded handler, by source and cache
@@ -255,19 +287,22 @@ func acquireCache(key string, settings cacheSettings) *sharedCache {
 	defer sharedCaches.mu.Unlock()
 	s := sharedCaches.m[key]
 	if s == nil {
-		s = &sharedCache{key: key, cache: newOriginCache(settings, time.Now)}
+		cacheClock.acquire()
+		s = &sharedCache{key: key, cache: newOriginCache(settings, cacheClock.now)}
 		sharedCaches.m[key] = s
 	}
 	s.refs++
 	return s
 }
 
-// release drops a reference; the last one frees the cache.
+// release drops a reference; the last one frees the cache, and its use of
+// the clock.
 func (s *sharedCache) release() {
 	sharedCaches.mu.Lock()
 	defer sharedCaches.mu.Unlock()
 	if s.refs--; s.refs == 0 {
 		delete(sharedCaches.m, s.key)
+		cacheClock.release()
 	}
 }
 

@@ -361,6 +361,18 @@ func TestCacheSurvivesReload(t *testing.T) {
 			t.Errorf("a cache outlived every handler that used it: %q", k)
 		}
 	}
+	// The caches' clock ticks while a cache is left, and only then.
+	cacheClock.mu.Lock()
+	users := cacheClock.users
+	cacheClock.mu.Unlock()
+	if users != len(sharedCaches.m) {
+		t.Errorf("the caches' clock has %d users, and there are %d caches", users, len(sharedCaches.m))
+	}
+	if len(sharedCaches.m) == 0 {
+		if n := waitClockGoroutines(0); n != 0 {
+			t.Errorf("the caches' clock still ticks after the last cache was released (%d goroutines)", n)
+		}
+	}
 }
 
 // TestSourceCacheHitAllocations pins that an origin allowed from the cache
@@ -441,5 +453,27 @@ func TestCaddyfileOriginSourceAdapts(t *testing.T) {
 	want := `{"origin_sources":[{"max_lookups":8,"source":"http","timeout":3000000000,"url":"http://localhost:5555/ask"},{"path":"/etc/caddy/origins.txt","refresh":10000000000,"source":"file"}],"origin_cache":{"deny_ttl":10000000000,"max_entries":500}}`
 	if string(got) != want {
 		t.Errorf("adapted to\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestCachedRefusalNeverOverridesTheStaticPolicy pins the order of the
+// checks: a fresh refusal in a cache kept across a reload does not refuse
+// an origin the new config's static origins allow, and a fresh grant needs
+// no lookup.
+func TestCachedRefusalNeverOverridesTheStaticPolicy(t *testing.T) {
+	raw, sc := scripted(t, allowOnly("https://granted.example"))
+	before := provisioned(t, Handler{SourcesRaw: []json.RawMessage{raw}})
+	for _, o := range []string{"https://a.example.com", "https://granted.example"} {
+		serve(before, "GET", o)
+	}
+	after := provisioned(t, Handler{Origins: []string{"https://*.example.com"}, SourcesRaw: []json.RawMessage{raw}})
+	if got := serve(after, "GET", "https://a.example.com").Header().Get("Access-Control-Allow-Origin"); got != "https://a.example.com" {
+		t.Errorf("an origin the static policy allows, refused in the cache: Access-Control-Allow-Origin %q", got)
+	}
+	if got := serve(after, "GET", "https://granted.example").Header().Get("Access-Control-Allow-Origin"); got != "https://granted.example" {
+		t.Errorf("an origin granted in the cache: Access-Control-Allow-Origin %q", got)
+	}
+	if n := sc.calls.Load(); n != 2 {
+		t.Errorf("%d lookups, want 2 (one per origin, before the reload)", n)
 	}
 }

@@ -5,18 +5,20 @@
 #      same policy and requests (bench/*_test.go), compared with benchstat;
 #   2. BenchmarkPolicySize (root module): a policy of 101,000 origins
 #      against one of 520;
-#   3. a load test: Caddy built with this module on loopback, seven sites
+#   3. a load test: Caddy built with this module on loopback, eight sites
 #      (bare respond, the header + @preflight recipe, cors, cors with
 #      cross_origin_protection, and the headers cors sends set statically
 #      by `header`; then cors and those static headers again behind the
-#      headers of a real API response) driven by wrk in interleaved rounds,
-#      for actual requests and for preflights;
+#      headers of a real API response; then cors with its origins from an
+#      `origin_source http`, answered from its cache) driven by wrk in
+#      interleaved rounds, for actual requests and for preflights;
 #   4. bench/cmd/report: the tables, the ratios and two SVG charts
 #      (bench/benchmarks-handler.svg, bench/benchmarks-load.svg).
-# Takes about 11 minutes on 2 cores. Raw results stay in bench/out/.
+# Takes about 12 minutes on 2 cores. Raw results stay in bench/out/.
 #
 # Knobs (environment): COUNT, BENCHTIME, ROUNDS, DURATION, CONNECTIONS,
-# PORT_BASE (seven consecutive loopback ports from PORT_BASE+1).
+# PORT_BASE (nine consecutive loopback ports from PORT_BASE+1: eight sites
+# and the ask service of the sourced one).
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -101,17 +103,18 @@ env_line caddy "$("$OUT/caddy" version | awk '{print $1}')"
 
 export BARE_PORT=$((PORT_BASE + 1)) RECIPE_PORT=$((PORT_BASE + 2)) CORS_PORT=$((PORT_BASE + 3)) STATIC_PORT=$((PORT_BASE + 4))
 export PROTECTED_PORT=$((PORT_BASE + 5)) REALISTIC_STATIC_PORT=$((PORT_BASE + 6)) REALISTIC_CORS_PORT=$((PORT_BASE + 7))
+export SOURCED_PORT=$((PORT_BASE + 8)) ASK_PORT=$((PORT_BASE + 9))
 declare -A PORT=([bare]=$BARE_PORT [recipe]=$RECIPE_PORT [cors]=$CORS_PORT [static]=$STATIC_PORT [protected]=$PROTECTED_PORT
-	[realistic-static]=$REALISTIC_STATIC_PORT [realistic-cors]=$REALISTIC_CORS_PORT)
-sites=(bare recipe static cors protected realistic-static realistic-cors)
-for p in "${PORT[@]}"; do
+	[realistic-static]=$REALISTIC_STATIC_PORT [realistic-cors]=$REALISTIC_CORS_PORT [sourced]=$SOURCED_PORT)
+sites=(bare recipe static cors protected realistic-static realistic-cors sourced)
+for p in "${PORT[@]}" "$ASK_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 		echo "run.sh: port $p is in use; set PORT_BASE" >&2
 		exit 1
 	fi
 done
 
-note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT STATIC_PORT=$STATIC_PORT PROTECTED_PORT=$PROTECTED_PORT REALISTIC_STATIC_PORT=$REALISTIC_STATIC_PORT REALISTIC_CORS_PORT=$REALISTIC_CORS_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
+note "BARE_PORT=$BARE_PORT RECIPE_PORT=$RECIPE_PORT CORS_PORT=$CORS_PORT STATIC_PORT=$STATIC_PORT PROTECTED_PORT=$PROTECTED_PORT REALISTIC_STATIC_PORT=$REALISTIC_STATIC_PORT REALISTIC_CORS_PORT=$REALISTIC_CORS_PORT SOURCED_PORT=$SOURCED_PORT ASK_PORT=$ASK_PORT GOMAXPROCS=$CADDY_PROCS ${PIN_CADDY[*]} out/caddy run --config loadtest/Caddyfile --adapter caddyfile"
 GOMAXPROCS=$CADDY_PROCS "${PIN_CADDY[@]}" "$OUT/caddy" run --config loadtest/Caddyfile --adapter caddyfile \
 	>"$OUT/caddy.log" 2>&1 &
 CADDY_PID=$!
@@ -129,7 +132,8 @@ for site in "${sites[@]}"; do
 done
 
 # What each site answers, kept for the report, and checked so that the load
-# test never measures a site that refuses.
+# test never measures a site that refuses. The sourced site asks its service
+# here, once: the rounds then run on its cache.
 ORIGIN=https://app.example.com
 for site in "${sites[@]}"; do
 	url="http://127.0.0.1:${PORT[$site]}/"
@@ -138,7 +142,7 @@ for site in "${sites[@]}"; do
 		-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: authorization,content-type' "$url"
 done
 for f in recipe-actual recipe-preflight static-actual cors-actual cors-preflight protected-actual protected-preflight \
-	realistic-static-actual realistic-cors-actual realistic-cors-preflight; do
+	realistic-static-actual realistic-cors-actual realistic-cors-preflight sourced-actual sourced-preflight; do
 	if ! grep -qi "^Access-Control-Allow-Origin: $ORIGIN" "$OUT/headers-$f.txt"; then
 		echo "run.sh: $f does not grant $ORIGIN:" >&2
 		cat "$OUT/headers-$f.txt" >&2
@@ -156,7 +160,7 @@ done
 wrk_run() { # kind site output
 	"${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2" -s "loadtest/$1.lua" "http://127.0.0.1:${PORT[$3]}/" >"$4"
 }
-note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$STATIC_PORT,$CORS_PORT,$PROTECTED_PORT,$REALISTIC_STATIC_PORT,$REALISTIC_CORS_PORT}/  # $ROUNDS interleaved rounds"
+note "${PIN_WRK[*]} wrk -t1 -c$CONNECTIONS -d$DURATION -s loadtest/{actual,preflight}.lua http://127.0.0.1:{$BARE_PORT,$RECIPE_PORT,$STATIC_PORT,$CORS_PORT,$PROTECTED_PORT,$REALISTIC_STATIC_PORT,$REALISTIC_CORS_PORT,$SOURCED_PORT}/  # $ROUNDS interleaved rounds"
 env_line load "wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; Caddy GOMAXPROCS=$CADDY_PROCS, $PINNING"
 
 # Warm each site up (connections, Go's scheduler, the CPU's caches).

@@ -72,6 +72,9 @@ var siteTitle = map[string]string{
 
 	"realistic-static": "API headers + `header` with `cors`'s 4, no logic",
 	"realistic-cors":   "API headers + `cors`",
+	// The policy of cors with its origins from an ask service, answered
+	// from the cache: what an origin source costs once it has answered.
+	"sourced": "`cors` with `origin_source http`, cached",
 }
 
 func main() {
@@ -399,11 +402,12 @@ var loadPairs = []struct{ cors, static, bare, what, title string }{
 	{"cors", "static", "bare", "", "`cors`"},
 	{"protected", "static", "bare", "", "`cors` with `cross_origin_protection`"},
 	{"realistic-cors", "realistic-static", "", " with a realistic response", "`cors`"},
+	{"sourced", "static", "bare", "", "`cors` with `origin_source http` answering from its cache"},
 }
 
 var (
 	loadKinds = []string{"actual", "preflight"}
-	loadSites = []string{"bare", "recipe", "static", "cors", "protected", "realistic-static", "realistic-cors"}
+	loadSites = []string{"bare", "recipe", "static", "cors", "protected", "realistic-static", "realistic-cors", "sourced"}
 )
 
 var palette = map[string]color.Color{
@@ -418,6 +422,7 @@ var palette = map[string]color.Color{
 	"protected":        color.RGBA{0x0b, 0x3d, 0x6b, 0xff},
 	"realistic-static": color.RGBA{0xc7, 0xc7, 0xc7, 0xff},
 	"realistic-cors":   color.RGBA{0x17, 0x4a, 0x7e, 0xff},
+	"sourced":          color.RGBA{0x6b, 0xae, 0xd6, 0xff},
 }
 
 // drawHandlerChart draws horizontal bars of ns/op on a log scale (the
@@ -627,9 +632,9 @@ func writeDoc(w io.Writer, in string, e env, b, size benchResults, l loadResults
 	writePolicySize(pf, in, size)
 
 	pf("## Load test: Caddy with and without CORS\n\n")
-	pf("One Caddy process built with this module (`bench/cmd/caddy`) serves six loopback sites that differ only in CORS and in the response (`bench/loadtest/Caddyfile`): ")
+	pf("One Caddy process built with this module (`bench/cmd/caddy`) serves eight loopback sites that differ only in CORS and in the response, and the ask service of one of them (`bench/loadtest/Caddyfile`): ")
 	pf("(a) `respond \"ok\" 200` alone; (b) the same plus the popular recipe, a `@cors_preflight method OPTIONS` matcher answered `respond @cors_preflight 204` and a `header` block setting fixed `Access-Control-*` headers on every response, whatever the origin; ")
-	pf("(c) the same with `cors` and the benchmarks' policy; (d) `respond` plus a `header` block setting the four headers `cors` sends to an allowed origin on an actual request, without any logic; (e) and (f), (d) and (c) answering with a realistic response: a `header` block ahead of them sets 14 typical API headers, `Vary: Accept-Encoding` among them. wrk sends actual requests (GET with Origin) and preflights (OPTIONS with Origin, Access-Control-Request-Method PUT and Access-Control-Request-Headers `authorization,content-type`), ")
+	pf("(c) the same with `cors` and the benchmarks' policy; (d) `respond` plus a `header` block setting the four headers `cors` sends to an allowed origin on an actual request, without any logic; (e) and (f), (d) and (c) answering with a realistic response: a `header` block ahead of them sets 14 typical API headers, `Vary: Accept-Encoding` among them; (g) the policy of (c) with its origins from `origin_source http`, an ask service on another site of the same Caddy, which `cors` asks once before the rounds and then answers from its cache. wrk sends actual requests (GET with Origin) and preflights (OPTIONS with Origin, Access-Control-Request-Method PUT and Access-Control-Request-Headers `authorization,content-type`), ")
 	pf("the same connections, threads and duration for every site; the rounds rotate the order of the sites. %s.\n\n", e["load"])
 	pf("![requests per second per site](%s)\n\n", loadSVG)
 	pf("Ratios are medians of per-round ratios (each round runs the sites back to back, so drift in background load cancels out).\n\n")
