@@ -150,3 +150,33 @@ func TestReportOnlyWriterPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerInvalid pins which origin grants no browser accepts, whatever
+// the request: more than one origin (on two lines, or on one, with or
+// without a space), and "*" with credentials.
+func TestAnswerInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		hdr  []string
+		want bool
+	}{
+		{"NoGrant", nil, false},
+		{"OneOrigin", []string{"Access-Control-Allow-Origin", "https://a.com"}, false},
+		{"Star", []string{"Access-Control-Allow-Origin", "*"}, false},
+		{"OneOriginWithCredentials", []string{"Access-Control-Allow-Origin", "https://a.com", "Access-Control-Allow-Credentials", "true"}, false},
+		{"StarWithCredentials", []string{"Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "true"}, true},
+		{"StarWithCredentialsOtherThanTrue", []string{"Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "True"}, false},
+		{"TwoOriginsWithSpace", []string{"Access-Control-Allow-Origin", "https://a.com, https://b.com"}, true},
+		{"TwoOriginsWithoutSpace", []string{"Access-Control-Allow-Origin", "https://a.com,https://b.com"}, true},
+		{"TwoLines", []string{"Access-Control-Allow-Origin", "https://a.com", "Access-Control-Allow-Origin", "https://a.com"}, true},
+		{"TwoSpellings", []string{"Access-Control-Allow-Origin", "https://a.com", "access-control-allow-origin", "https://a.com"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := viewOf(hdrOf(tt.hdr...))
+			if got := a.invalid(); got != tt.want {
+				t.Errorf("invalid() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
