@@ -430,9 +430,6 @@ func TestWriterEnforcesOnEveryWritePath(t *testing.T) {
 	}
 }
 
-// TestHeaderValuesAreNotShared pins that a later handler changing a header
-// value in place neither leaks into the decision for the next request nor
-// survives into its own response.
 // TestDecisionWhenTheNextHandlerWritesNothing pins the exit path of a handler
 // that returns without writing: net/http then sends the header map as it is,
 // so the decision must be in it, and a foreign grant must not.
@@ -502,6 +499,9 @@ func TestDecisionSurvivesAPanic(t *testing.T) {
 	}
 }
 
+// TestHeaderValuesAreNotShared pins that a later handler changing a header
+// value in place neither leaks into the decision for the next request nor
+// survives into its own response.
 func TestHeaderValuesAreNotShared(t *testing.T) {
 	h := provisioned(t, Handler{Origins: []string{origin}, ExposedHeaders: []string{"X-Total"}})
 	for i := range 2 {
