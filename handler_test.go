@@ -660,3 +660,31 @@ func TestReportOnlyChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnedIndex pins which header map keys are the module's headers: the
+// canonical spelling, flagged as such, and any other spelling of the same
+// name; nothing else, however close.
+func TestOwnedIndex(t *testing.T) {
+	tests := []struct {
+		key       string
+		want      int
+		canonical bool
+	}{
+		{"Access-Control-Allow-Origin", hAllowOrigin, true},
+		{"Access-Control-Max-Age", hMaxAge, true},
+		{"access-control-allow-origin", hAllowOrigin, false},
+		{"ACCESS-CONTROL-MAX-AGE", hMaxAge, false},
+		{"access-Control-Expose-Headers", hExposeHeaders, false},
+		{"Access-Control-Request-Method", -1, false},
+		{"access-control-request-headers", -1, false},
+		{"Access-Control-Max-Ag", -1, false},
+		{"X-Access-Control-Allow-Origin", -1, false},
+		{"Vary", -1, false},
+		{"", -1, false},
+	}
+	for _, tt := range tests {
+		if h, canonical := ownedIndex(tt.key); h != tt.want || canonical != tt.canonical {
+			t.Errorf("ownedIndex(%q) = %d, %v; want %d, %v", tt.key, h, canonical, tt.want, tt.canonical)
+		}
+	}
+}
