@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -319,6 +320,10 @@ func (p *allowedOrigin) setHost(host string) error {
 	}
 	ascii := strings.ToLower(host)
 	if !isASCII(host) {
+		if !utf8.ValidString(host) {
+			// idna would read each invalid byte as U+FFFD and accept it.
+			return fmt.Errorf("%q is not a valid international host name: it is not UTF-8", host)
+		}
 		var err error
 		if ascii, err = idna.Lookup.ToASCII(host); err != nil {
 			return fmt.Errorf("%q is not a valid international host name: %v", host, err)
