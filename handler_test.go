@@ -212,6 +212,12 @@ func TestServeHTTP(t *testing.T) {
 				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
 				"Access-Control-Allow-Headers": {"x-a"},
 				"Vary":                         varyPreflight}},
+		{name: "WildcardHeadersAskedOnlyForAuthorizationNameNone", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"*"}},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Vary":                         varyPreflight}},
 		{name: "AuthorizationListedBesideWildcardIsNamed", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"*", "Authorization"}},
 			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization,x-a"),
 			wantStatus: 204, want: http.Header{
@@ -686,5 +692,35 @@ func TestOwnedIndex(t *testing.T) {
 		if h, canonical := ownedIndex(tt.key); h != tt.want || canonical != tt.canonical {
 			t.Errorf("ownedIndex(%q) = %d, %v; want %d, %v", tt.key, h, canonical, tt.want, tt.canonical)
 		}
+	}
+}
+
+// TestTruncate pins where hostile values are cut in the logs: 256 bytes
+// stay whole, a 257th is cut with a mark.
+func TestTruncate(t *testing.T) {
+	s := strings.Repeat("a", 256)
+	if got := truncate(s); got != s {
+		t.Errorf("truncate(256 bytes) = %d bytes, want them whole", len(got))
+	}
+	if got := truncate(s + "b"); got != s+"..." {
+		t.Errorf("truncate(257 bytes) = %q, want the first 256 and ...", got)
+	}
+}
+
+// TestEnforceReplacesASecondValue pins that an owned header a later handler
+// gave a second value goes out with the decision alone, even when the first
+// value is the decision.
+func TestEnforceReplacesASecondValue(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header = from(origin)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		w.Header()["Access-Control-Allow-Origin"] = []string{origin, otherOrigin}
+		w.WriteHeader(200)
+		return nil
+	}))
+	if got := rec.Header()["Access-Control-Allow-Origin"]; !slices.Equal(got, []string{origin}) {
+		t.Errorf("Access-Control-Allow-Origin = %q, want [%s]", got, origin)
 	}
 }

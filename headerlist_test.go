@@ -9,6 +9,7 @@ func TestHeaderSetCheck(t *testing.T) {
 	explicit := newHeaderSet([]string{"Content-Type", "X-Api-Key", "Authorization"})
 	wildcard := newHeaderSet([]string{"*"})
 	wildcardAuth := newHeaderSet([]string{"*", "Authorization"})
+	zone := newHeaderSet([]string{"X-Zone"})
 	tests := []struct {
 		name          string
 		set           *headerSet
@@ -33,6 +34,8 @@ func TestHeaderSetCheck(t *testing.T) {
 		{"WildcardAllowsAnyToken", &wildcard, []string{"x-anything, x-else"}, true, true, ""},
 		{"WildcardDoesNotCoverAuthorization", &wildcard, []string{"x-a,AUTHORIZATION"}, true, false, "AUTHORIZATION"},
 		{"WildcardWithAuthorizationListed", &wildcardAuth, []string{"x-a,authorization"}, true, true, ""},
+		{"WildcardAllowsANameOf128Bytes", &wildcard, []string{strings.Repeat("x", 128)}, true, true, ""},
+		{"UpperCaseZFolds", &zone, []string{"X-ZONE"}, true, true, ""},
 		{"WildcardRefusesNonTokens", &wildcard, []string{"x-a,x\x00b"}, true, false, "x\x00b"},
 		{"TooManyLines", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines+1), "\n"), true, false, ""},
 		{"AsManyLinesAsTheBoundAllows", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines-1), "\n"), true, true, ""},
