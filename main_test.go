@@ -229,7 +229,12 @@ func TestCaddyWritesNothingUnderHome(t *testing.T) {
 		return
 	}
 	home := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCaddyWritesNothingUnderHome$", "-test.count=1")
+	// The test binary, by its path: caddytest rewrites os.Args.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestCaddyWritesNothingUnderHome$", "-test.count=1")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_") {
 			cmd.Env = append(cmd.Env, kv)
