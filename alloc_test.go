@@ -92,25 +92,26 @@ func TestRefusalsAreLoggedAtDebugLevel(t *testing.T) {
 			t.Errorf("logged at %v: %s", e.Level, e.Message)
 		}
 		f := e.ContextMap()
-		line := fmt.Sprintf("%v %v %v", f["kind"], f["refused"], f[fmt.Sprint(f["refused"])])
+		value, tail := f[fmt.Sprint(f["refused"])], ""
 		if f["refused"] == "bound" {
-			line += fmt.Sprintf(" limit %v got %v", f["limit"], f["got"])
+			tail = fmt.Sprintf(" limit %v got %v", f["limit"], f["got"])
 		}
-		if len(line) > 300 {
+		if line := fmt.Sprintf("%v %v %v%s", f["kind"], f["refused"], value, tail); len(line) > 300 {
 			t.Errorf("log line of %d bytes: hostile values must be truncated", len(line))
 		}
-		got = append(got, line[:min(len(line), 60)])
+		// Only the value the request sent is cut, to keep the table
+		// short: what the handler adds is compared whole.
+		got = append(got, fmt.Sprintf("%v %v %.60v%s", f["kind"], f["refused"], value, tail))
 	}
+	// typicalPolicy allows three header names of 12, 13 and 12 bytes:
+	// 4*(14+15+14)+256 = 428 bytes of Access-Control-Request-Headers.
 	want := []string{
 		"actual origin [https://evil.example.net]",
 		"preflight origin [https://evil.example.net]",
 		"preflight method PATCH",
 		"preflight header x-other",
-		"preflight bound Access-Control-Request-Headers length limit ",
-		"preflight origin [https://a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.",
-	}
-	for i := range want {
-		want[i] = want[i][:min(len(want[i]), 60)]
+		"preflight bound Access-Control-Request-Headers length limit 428 got 1048576",
+		"preflight origin [" + ("https://" + strings.Repeat("a.", 32<<10))[:60] + "]",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("debug log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -281,4 +282,95 @@ func TestAdaptWarningsAreLoggedOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAdaptWarningsAreNotRepeatedAtLoad pins that `caddy run` on a
+// Caddyfile, which adapts and loads in one process, logs each warning once:
+// at adapt, where the line is known, and not again when Provision loads the
+// adapted handler; a later load of the same config (a reload) logs it.
+func TestAdaptWarningsAreNotRepeatedAtLoad(t *testing.T) {
+	orig := adaptLogger
+	core, adaptLogs := observer.New(zap.WarnLevel)
+	adaptLogger = func() *zap.Logger { return zap.New(core) }
+	defer func() { adaptLogger = orig }()
+	input := ":80 {\n\tcors https://a.com {\n\t\tmethods patch-" + t.Name() + "\n\t}\n}\n"
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(adaptLogs.All()); n != 1 {
+		t.Fatalf("adapt logged %d warnings, want 1", n)
+	}
+	raw := corsHandlerJSON(t, adapted)
+	for _, tc := range []struct {
+		load string
+		want int
+	}{{"load after adapt", 0}, {"reload", 1}} {
+		var h Handler
+		if err := json.Unmarshal(raw, &h); err != nil {
+			t.Fatal(err)
+		}
+		// Provision logs through the context's logger, which a context
+		// without a config writes to stderr.
+		logged := captureStderr(t, func() { provisioned(t, h) })
+		// The method is this test's own: other tests adapt too.
+		if n := strings.Count(logged, `cors: method "patch-`+t.Name()+`"`); n != tc.want {
+			t.Errorf("%s logged the warning %d times, want %d:\n%s", tc.load, n, tc.want, logged)
+		}
+	}
+}
+
+// corsHandlerJSON finds the cors handler in an adapted config.
+func corsHandlerJSON(t *testing.T, config []byte) json.RawMessage {
+	t.Helper()
+	var find func(v any) map[string]any
+	find = func(v any) map[string]any {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["handler"] == "cors" {
+				return v
+			}
+			for _, e := range v {
+				if m := find(e); m != nil {
+					return m
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if m := find(e); m != nil {
+					return m
+				}
+			}
+		}
+		return nil
+	}
+	var cfg any
+	if err := json.Unmarshal(config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	h := find(cfg)
+	if h == nil {
+		t.Fatalf("no cors handler in %s", config)
+	}
+	raw, _ := json.Marshal(h)
+	return raw
+}
+
+// captureStderr returns what f writes to os.Stderr.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := os.Stderr
+	os.Stderr = w
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); done <- b }()
+	func() {
+		defer func() { os.Stderr = orig }()
+		f()
+	}()
+	w.Close()
+	return string(<-done)
 }

@@ -75,10 +75,6 @@ func isExit2(err error) bool {
 	return err != nil && fmt.Sprintf("%T", err) == "*caddycmd.exitError" && !errors.Is(err, errBlocked)
 }
 
-// TestCheckAgreesWithChromium runs the same fetch() calls in headless
-// Chromium and through the check, and compares the verdicts and the console
-// lines. Chromium runs with the standard's Authorization rule switched on
-// (CorsNonWildcardRequestHeadersSupport), which the check always applies.
 // moduleServer serves the cors handler configured by a Caddyfile
 // `cors` block in front of a small backend, as Caddy would: the server adds
 // "Server: Caddy" and writes the error a handler returns.

@@ -102,30 +102,15 @@ func TestIntegrationComposition(t *testing.T) {
 					got := r.doPreflight(c[p.name], p.name, req)
 					name := fmt.Sprintf("%s/%s/%s/%s", p.name, r.name, pol.name, req.name)
 					var problems []string
-					skip := ""
 					switch want := base[baseKey{p.name, r.name, req.origin}]; {
 					case r.preflight:
 						problems = checkModulePreflight(pol, req, got)
 					case r.checkBaseline(p.name, want) != "":
 						problems = []string{r.checkBaseline(p.name, want)}
-					case r.lossy && got.err != nil:
-						skip = fmt.Sprintf("nothing went out: %v", got.err)
-					case r.lossy && want.err != nil:
-						// Only the invariant can be checked: compare the
-						// rest with what came through.
-						h := got.header.Clone()
-						for _, name := range ownedNames {
-							delete(h, name)
-						}
-						want = captured{status: got.status, header: h, body: got.body, bodyErr: got.bodyErr}
-						problems = checkOwnership(pol, r, req.origin, got, want)
 					default:
 						problems = checkOwnership(pol, r, req.origin, got, want)
 					}
 					t.Run(name, func(t *testing.T) {
-						if skip != "" {
-							t.Skip(skip)
-						}
 						for _, problem := range problems {
 							t.Error(problem)
 						}
@@ -362,7 +347,14 @@ func checkModulePreflight(p policyCase, req requestCase, got captured) []string 
 func checkOwnership(p policyCase, r scenario, origin string, got, want captured) []string {
 	switch {
 	case want.err != nil && got.err != nil:
-		return nil // nothing went out either way (a handler panicked)
+		// The handler aborted: no response goes out, and the client must
+		// see the same failure as without cors (the connection closed over
+		// HTTP/1.1, the stream reset with INTERNAL_ERROR over HTTP/2 and 3),
+		// not one of the module's making.
+		if g, w := failure(got.err), failure(want.err); g != w {
+			return []string{fmt.Sprintf("request failed with %q, without cors with %q", g, w)}
+		}
+		return nil
 	case want.err != nil:
 		return []string{fmt.Sprintf("got a response (status %d), but without cors the request failed: %v", got.status, want.err)}
 	case got.err != nil:
@@ -399,6 +391,17 @@ func checkOwnership(p policyCase, r scenario, origin string, got, want captured)
 		problems = append(problems, checkOthers(where, g.header, w.header)...)
 	}
 	return problems
+}
+
+// failure is how a request failed, without the numbers (ports, stream IDs)
+// that differ from one request to the next.
+func failure(err error) string {
+	return strings.Map(func(r rune) rune {
+		if '0' <= r && r <= '9' {
+			return -1
+		}
+		return r
+	}, err.Error())
 }
 
 var ownedNames = []string{
@@ -645,7 +648,7 @@ type scenario struct {
 	interim    int    // informational responses before it
 	preflight  bool   // a preflight the module answers: no baseline
 	websocket  bool
-	lossy      bool // the response may be lost on the way (a panic resets the stream)
+	notOver    string // not served over this protocol (the row says why)
 }
 
 // checkBaseline guards the table itself: a row whose path no handler
@@ -657,7 +660,7 @@ func (r scenario) checkBaseline(proto string, base captured) string {
 		return fmt.Sprintf("the row is broken: the response came over %s, want %s", base.proto, wantProto)
 	case r.status == -1 && base.err == nil:
 		return fmt.Sprintf("the row is broken: without cors the client got status %d, want no response", base.status)
-	case r.status == -1, r.lossy && base.err != nil:
+	case r.status == -1:
 		return ""
 	case base.err != nil:
 		return fmt.Sprintf("the row is broken: without cors the request failed (%v), want status %d", base.err, r.status)
@@ -669,7 +672,9 @@ func (r scenario) checkBaseline(proto string, base captured) string {
 	return ""
 }
 
-func (r scenario) servedOver(proto string) bool { return r.only == "" || r.only == proto }
+func (r scenario) servedOver(proto string) bool {
+	return (r.only == "" || r.only == proto) && r.notOver != proto
+}
 
 func (r scenario) url() string {
 	if r.site == "issue.localhost" {
@@ -884,7 +889,10 @@ func (e *backends) rows(etag string) []scenario {
 		{name: "invoke-error", status: 500, config: "invoke failing"},
 		// handlers no stock directive imitates
 		{name: "panic", status: -1, config: "cors_test_misbehave panic"},
-		{name: "panic-after-write", status: 200, config: "cors_test_misbehave panic_after_write", lossy: true},
+		// Not over HTTP/3: quic-go resets the stream on the panic, and
+		// whether the client has read the flushed header by then is a race,
+		// with cors or without; most requests get no response at all.
+		{name: "panic-after-write", status: 200, config: "cors_test_misbehave panic_after_write", notOver: "h3"},
 		{name: "early-hints-then-error", status: 503, interim: 1, config: "cors_test_misbehave early_hints_then_error"},
 		{name: "lowercase-keys", status: 200, config: "cors_test_misbehave lowercase_then_write"},
 		{name: "lowercase-keys-then-error", status: 500, config: "cors_test_misbehave lowercase_then_error"},

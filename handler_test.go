@@ -213,6 +213,12 @@ func TestServeHTTP(t *testing.T) {
 				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
 				"Access-Control-Allow-Headers": {"x-a"},
 				"Vary":                         varyPreflight}},
+		{name: "WildcardHeadersAskedOnlyForAuthorizationNameNone", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"*"}},
+			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization"),
+			wantStatus: 204, want: http.Header{
+				"Access-Control-Allow-Origin":  {origin},
+				"Access-Control-Allow-Methods": {"GET, HEAD, POST"},
+				"Vary":                         varyPreflight}},
 		{name: "AuthorizationListedBesideWildcardIsNamed", config: Handler{Origins: []string{origin}, AllowedHeaders: []string{"*", "Authorization"}},
 			method: "OPTIONS", header: pre(origin, "GET", "Access-Control-Request-Headers", "authorization,x-a"),
 			wantStatus: 204, want: http.Header{
@@ -483,9 +489,6 @@ func TestWriterEnforcesOnEveryWritePath(t *testing.T) {
 	}
 }
 
-// TestHeaderValuesAreNotShared pins that a later handler changing a header
-// value in place neither leaks into the decision for the next request nor
-// survives into its own response.
 // TestDecisionWhenTheNextHandlerWritesNothing pins the exit path of a handler
 // that returns without writing: net/http then sends the header map as it is,
 // so the decision must be in it, and a foreign grant must not.
@@ -555,6 +558,9 @@ func TestDecisionSurvivesAPanic(t *testing.T) {
 	}
 }
 
+// TestHeaderValuesAreNotShared pins that a later handler changing a header
+// value in place neither leaks into the decision for the next request nor
+// survives into its own response.
 func TestHeaderValuesAreNotShared(t *testing.T) {
 	h := provisioned(t, Handler{Origins: []string{origin}, ExposedHeaders: []string{"X-Total"}})
 	for i := range 2 {
@@ -733,5 +739,63 @@ func TestOwnedIndexFindsEverySpelling(t *testing.T) {
 		if h, _ := ownedIndex(k); h >= 0 {
 			t.Errorf("ownedIndex(%q) = %d, want none", k, h)
 		}
+	}
+}
+
+// TestOwnedIndex pins which header map keys are the module's headers: the
+// canonical spelling, flagged as such, and any other spelling of the same
+// name; nothing else, however close.
+func TestOwnedIndex(t *testing.T) {
+	tests := []struct {
+		key       string
+		want      int
+		canonical bool
+	}{
+		{"Access-Control-Allow-Origin", hAllowOrigin, true},
+		{"Access-Control-Max-Age", hMaxAge, true},
+		{"access-control-allow-origin", hAllowOrigin, false},
+		{"ACCESS-CONTROL-MAX-AGE", hMaxAge, false},
+		{"access-Control-Expose-Headers", hExposeHeaders, false},
+		{"Access-Control-Request-Method", -1, false},
+		{"access-control-request-headers", -1, false},
+		{"Access-Control-Max-Ag", -1, false},
+		{"X-Access-Control-Allow-Origin", -1, false},
+		{"Vary", -1, false},
+		{"", -1, false},
+	}
+	for _, tt := range tests {
+		if h, canonical := ownedIndex(tt.key); h != tt.want || canonical != tt.canonical {
+			t.Errorf("ownedIndex(%q) = %d, %v; want %d, %v", tt.key, h, canonical, tt.want, tt.canonical)
+		}
+	}
+}
+
+// TestTruncate pins where hostile values are cut in the logs: 256 bytes
+// stay whole, a 257th is cut with a mark.
+func TestTruncate(t *testing.T) {
+	s := strings.Repeat("a", 256)
+	if got := truncate(s); got != s {
+		t.Errorf("truncate(256 bytes) = %d bytes, want them whole", len(got))
+	}
+	if got := truncate(s + "b"); got != s+"..." {
+		t.Errorf("truncate(257 bytes) = %q, want the first 256 and ...", got)
+	}
+}
+
+// TestEnforceReplacesASecondValue pins that an owned header a later handler
+// gave a second value goes out with the decision alone, even when the first
+// value is the decision.
+func TestEnforceReplacesASecondValue(t *testing.T) {
+	h := provisioned(t, Handler{Origins: []string{origin}})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header = from(origin)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		w.Header()["Access-Control-Allow-Origin"] = []string{origin, otherOrigin}
+		w.WriteHeader(200)
+		return nil
+	}))
+	if got := rec.Header()["Access-Control-Allow-Origin"]; !slices.Equal(got, []string{origin}) {
+		t.Errorf("Access-Control-Allow-Origin = %q, want [%s]", got, origin)
 	}
 }

@@ -9,6 +9,7 @@ func TestHeaderSetCheck(t *testing.T) {
 	explicit := newHeaderSet([]string{"Content-Type", "X-Api-Key", "Authorization"})
 	wildcard := newHeaderSet([]string{"*"})
 	wildcardAuth := newHeaderSet([]string{"*", "Authorization"})
+	zone := newHeaderSet([]string{"X-Zone"})
 	tests := []struct {
 		name          string
 		set           *headerSet
@@ -33,6 +34,8 @@ func TestHeaderSetCheck(t *testing.T) {
 		{"WildcardAllowsAnyToken", &wildcard, []string{"x-anything, x-else"}, true, true, ""},
 		{"WildcardDoesNotCoverAuthorization", &wildcard, []string{"x-a,AUTHORIZATION"}, true, false, "AUTHORIZATION"},
 		{"WildcardWithAuthorizationListed", &wildcardAuth, []string{"x-a,authorization"}, true, true, ""},
+		{"WildcardAllowsANameOf128Bytes", &wildcard, []string{strings.Repeat("x", 128)}, true, true, ""},
+		{"UpperCaseZFolds", &zone, []string{"X-ZONE"}, true, true, ""},
 		{"WildcardRefusesNonTokens", &wildcard, []string{"x-a,x\x00b"}, true, false, "x\x00b"},
 		{"TooManyLines", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines+1), "\n"), true, false, ""},
 		{"AsManyLinesAsTheBoundAllows", &explicit, strings.Split(strings.Repeat("x-api-key\n", maxRequestHeaderLines-1), "\n"), true, true, ""},
@@ -47,7 +50,7 @@ func TestHeaderSetCheck(t *testing.T) {
 			if requested != tt.wantRequested || ok != tt.wantOK {
 				t.Errorf("check(%.40q) = requested %v, ok %v; want %v, %v", tt.lines, requested, ok, tt.wantRequested, tt.wantOK)
 			}
-			if tt.wantRefused != "" && refused != tt.wantRefused {
+			if refused != tt.wantRefused {
 				t.Errorf("refused = %q, want %q", refused, tt.wantRefused)
 			}
 			if len(refused) > 64 {
@@ -61,6 +64,7 @@ func TestHeaderSetCheck(t *testing.T) {
 // and which one is named: the handler answers those preflights with a 403.
 func TestHeaderSetExceeds(t *testing.T) {
 	explicit := newHeaderSet([]string{"Authorization"})
+	three := newHeaderSet([]string{"Content-Type", "Authorization", "X-Request-Id"})
 	wildcard := newHeaderSet([]string{"*"})
 	tests := []struct {
 		name      string
@@ -74,8 +78,14 @@ func TestHeaderSetExceeds(t *testing.T) {
 		{"NoLine", &explicit, nil, withinBounds, 0, 0},
 		{"SixteenLines", &explicit, strings.Split(strings.Repeat("authorization\n", 15), "\n"), withinBounds, 0, 0},
 		{"SeventeenLines", &explicit, strings.Split(strings.Repeat("authorization\n", 16), "\n"), boundRequestHeaderLines, 16, 17},
-		{"AuthorizationAnd400Commas", &explicit, []string{"authorization" + strings.Repeat(",", 400)}, boundRequestHeadersLength, explicit.maxListLen, 413},
-		{"LengthSummedOverLines", &explicit, []string{strings.Repeat(" ", 200), strings.Repeat(",", 200)}, boundRequestHeadersLength, explicit.maxListLen, 400},
+		// One name of 13 bytes allows 4*(13+len(", "))+256 = 316 bytes.
+		{"AsLongAsOneNameAllows", &explicit, []string{"authorization" + strings.Repeat(",", 316-13)}, withinBounds, 0, 0},
+		{"OneByteLonger", &explicit, []string{"authorization" + strings.Repeat(",", 316-13+1)}, boundRequestHeadersLength, 316, 317},
+		{"AuthorizationAnd400Commas", &explicit, []string{"authorization" + strings.Repeat(",", 400)}, boundRequestHeadersLength, 316, 413},
+		{"LengthSummedOverLines", &explicit, []string{strings.Repeat(" ", 200), strings.Repeat(",", 200)}, boundRequestHeadersLength, 316, 400},
+		// Three names: 4*(12+2 + 13+2 + 12+2)+256 = 428.
+		{"ThreeNamesAllow428", &three, []string{strings.Repeat(",", 428)}, withinBounds, 0, 0},
+		{"ThreeNamesRefuse429", &three, []string{strings.Repeat(",", 429)}, boundRequestHeadersLength, 428, 429},
 		{"WildcardAllowsEightKiB", &wildcard, []string{strings.Repeat("a,", 4<<10)}, withinBounds, 0, 0},
 		{"WildcardRefusesMore", &wildcard, []string{strings.Repeat("a,", 4<<10) + "a"}, boundRequestHeadersLength, 8 << 10, 8<<10 + 1},
 	}

@@ -7,9 +7,11 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -268,20 +270,67 @@ func TestPortTakenNamesThePortAndItsHolder(t *testing.T) {
 	}
 }
 
-// TestMain's redirections keep every file Caddy writes during the tests
-// (autosave.json, storage, instance.uuid) out of the home directory.
+// TestCaddyWritesNothingUnderHome runs this test binary again with HOME
+// and the XDG directories at an empty temporary directory, where TestMain's
+// redirections apply as in every test run; there a Caddy loads a config
+// with the cors handler and a certificate from its local CA, which makes
+// it write everything it writes (autosave.json, its storage, instance.uuid).
+// The temporary home must still be empty afterwards.
 func TestCaddyWritesNothingUnderHome(t *testing.T) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		t.Skip("no home directory:", err)
+	if os.Getenv("CORS_TEST_FAKE_HOME") != "" {
+		runCaddyOnce(t)
+		return
 	}
-	for name, dir := range map[string]string{
-		"autosave path":      caddy.ConfigAutosavePath,
-		"storage":            caddy.DefaultStorage.Path,
-		"app data directory": caddy.AppDataDir(),
-	} {
-		if rel, err := filepath.Rel(home, dir); err == nil && !strings.HasPrefix(rel, "..") {
-			t.Errorf("Caddy's %s is %s, under the home directory %s", name, dir, home)
+	home := t.TempDir()
+	// The test binary, by its path: caddytest rewrites os.Args.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestCaddyWritesNothingUnderHome$", "-test.count=1")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_") {
+			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+home, "CORS_TEST_FAKE_HOME=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("Caddy in a temporary home: %v\n%s", err, out)
+	}
+	filepath.WalkDir(home, func(path string, d fs.DirEntry, err error) error {
+		if path != home {
+			t.Errorf("Caddy wrote %s under the home directory", path)
+		}
+		return err
+	})
+}
+
+// runCaddyOnce loads a config that makes Caddy write to each place it
+// writes, then stops it.
+func runCaddyOnce(t *testing.T) {
+	cfg := `{
+		"admin": {"disabled": true},
+		"apps": {
+			"http": {"servers": {"s": {
+				"listen": ["127.0.0.1:0"],
+				"automatic_https": {"disable": true},
+				"routes": [{"handle": [{"handler": "cors", "origins": ["https://a.example.com"]}]}]
+			}}},
+			"pki": {"certificate_authorities": {"local": {"install_trust": false}}},
+			"tls": {
+				"certificates": {"automate": ["cors-test.localhost"]},
+				"automation": {"policies": [{"issuers": [{"module": "internal"}]}]}
+			}
+		}
+	}`
+	if err := caddy.Load([]byte(cfg), true); err != nil {
+		t.Fatal(err)
+	}
+	// The TLS app writes the instance ID from a goroutine of its own.
+	if _, err := caddy.InstanceID(); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
 	}
 }

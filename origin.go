@@ -388,6 +388,10 @@ func (p *allowedOrigin) setHost(host string) (encoded bool, err error) {
 	}
 	ascii := strings.ToLower(host)
 	if !isASCII(host) {
+		if !utf8.ValidString(host) {
+			// idna would read each invalid byte as U+FFFD and accept it.
+			return false, fmt.Errorf("%q is not a valid international host name: it is not UTF-8", host)
+		}
 		var err error
 		if ascii, err = idna.Lookup.ToASCII(host); err != nil {
 			return false, fmt.Errorf("%q is not a valid international host name: %v", host, err)

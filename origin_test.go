@@ -96,7 +96,8 @@ func TestParseAllowedOriginErrorsShowTheFix(t *testing.T) {
 		{"https://*example.com", "wildcard may only stand as the first label"},
 		{"https://a.*.example.com", "wildcard may only stand as the first label"},
 		{"*.example.com", `no scheme`},
-		{"https://example.com.", "trailing dot"},
+		{"https://example.com.", `the host has a trailing dot, which browsers keep in the origin; write it without: "example.com"`},
+		{"https://.", `"." is not a valid host name`},
 		{"https://exa_mple..com", "not a valid host name"},
 		{"https://example.com:99999", "not a port"},
 		{"https://example.com:", "invalid port"},
@@ -291,6 +292,75 @@ func TestOnPublicSuffix(t *testing.T) {
 		}
 		if got := p.onPublicSuffix(); got != want {
 			t.Errorf("onPublicSuffix(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestOriginLimits pins each limit of an origin at the value itself and one
+// past it: 64-byte schemes, 63-byte labels, 253-byte hosts, port 65535 (and
+// 0, which URLs allow), the shortest IPv6 literal, and the hosts a browser
+// reads as IPv4 addresses (a last label in decimal or 0x hex).
+func TestOriginLimits(t *testing.T) {
+	label := strings.Repeat("a", 63)
+	host := label + "." + label + "." + label + "." + strings.Repeat("a", 61) // 253 bytes
+	scheme := strings.Repeat("s", 64)
+	for _, tt := range []struct {
+		origin string
+		want   bool
+	}{
+		{scheme + "://" + host + ":65535", true}, // the longest origin there is
+		{scheme + "s://" + host + ":65535", false},
+		{"https://" + host + "a", false},
+		{"https://" + label + ".com", true},
+		{"https://" + label + "a.com", false},
+		{"http://a.com:65535", true},
+		{"http://a.com:65536", false},
+		{"http://[::]", true},
+		{"http://[::]:8080", true},
+		{"https://a.0", false}, {"https://a.9", false}, {"https://a.0x0", false}, {"https://a.0x9", false},
+		{"https://a.0xa", false}, {"https://a.0xf", false}, {"https://a.0xg", true}, {"https://a.9z", true},
+		{"https://a./", false},
+		{"https://:443", false},
+	} {
+		if _, ok := parseRequestOrigin(tt.origin); ok != tt.want {
+			t.Errorf("parseRequestOrigin(%.80q) = %v, want %v", tt.origin, ok, tt.want)
+		}
+	}
+	for _, tt := range []struct{ in, want string }{
+		{scheme + "://a.com", scheme + "://a.com"},
+		{"http://localhost:0", "http://localhost:0"},
+		{"http://localhost:65535", "http://localhost:65535"},
+	} {
+		if p, err := parseAllowedOrigin(tt.in); err != nil || p.String() != tt.want {
+			t.Errorf("parseAllowedOrigin(%.80q) = %q, %v; want %q", tt.in, p.String(), err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ in, wantInMsg string }{
+		{scheme + "s://a.com", "invalid scheme"},
+		{"http://localhost:65536", "not a port"},
+		{"https://:8080", `"" is not a valid host name`},
+		{"://example.com", "invalid scheme"},
+		{"https:///x", `"" is not a valid host name`},
+		{"https://@example.com", `an origin has no user name or password; write "https://example.com"`},
+		{"https://a\x80.com", "not a valid international host name"},
+	} {
+		if _, err := parseAllowedOrigin(tt.in); err == nil || !strings.Contains(err.Error(), tt.wantInMsg) {
+			t.Errorf("parseAllowedOrigin(%.80q) = %v, want an error containing %q", tt.in, err, tt.wantInMsg)
+		}
+	}
+}
+
+// TestAllowListSuffixOf64Bytes pins the matcher at the length where a
+// pattern's suffix no longer fits the bit set of suffix lengths.
+func TestAllowListSuffixOf64Bytes(t *testing.T) {
+	for _, n := range []int{63, 64, 65} {
+		suffix := strings.Repeat("a", n-4) + ".com"
+		m := newMatcher(t, []string{"https://*." + suffix})
+		if !m.match("https://x." + suffix) {
+			t.Errorf("%d-byte suffix: a subdomain is refused", n)
+		}
+		if m.match("https://x.b" + suffix) {
+			t.Errorf("%d-byte suffix: a longer name is granted", n)
 		}
 	}
 }

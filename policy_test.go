@@ -68,7 +68,7 @@ func TestConfigErrors(t *testing.T) {
 		{"ExposedStarWithCredentials", Handler{Origins: []string{"https://a.com"}, AllowCredentials: true, ExposedHeaders: []string{"*"}}, `exposed_headers[0]: "*" exposes nothing with allow_credentials (browsers then read it as a header named "*"): list the headers by name, or remove allow_credentials`},
 		{"ExposedInvalidName", Handler{ExposedHeaders: []string{"X A"}}, `is not a header name`},
 		{"NegativeMaxAge", Handler{MaxAge: maxAge(-time.Second)}, "max_age: -1s is negative"},
-		{"FractionalMaxAge", Handler{MaxAge: maxAge(1500 * time.Millisecond)}, "max_age: 1.5s is not whole seconds"},
+		{"FractionalMaxAge", Handler{MaxAge: maxAge(1500 * time.Millisecond)}, `max_age: 1.5s is not whole seconds (Access-Control-Max-Age counts seconds): write e.g. "2s"`},
 		{"NanosecondMaxAgeFromJSONInteger", Handler{MaxAge: maxAge(600)}, "max_age: 600ns is not whole seconds"},
 		{"PreflightStatusNotOK", Handler{PreflightStatus: 302}, "preflight_status: 302 is not a 2xx status"},
 		{"PreflightStatusTooLow", Handler{PreflightStatus: 100}, "preflight_status: 100 is not a 2xx status"},
@@ -184,5 +184,20 @@ func TestDefaults(t *testing.T) {
 	}
 	if p.allowHeaders != "Accept, Content-Type, X-Requested-With" {
 		t.Errorf("allowHeaders = %q", p.allowHeaders)
+	}
+}
+
+// TestAnyMethodStopsAtCaddysLimit pins that "*" allows requested methods up
+// to the 32 bytes Caddy accepts in a request line, and no longer ones.
+func TestAnyMethodStopsAtCaddysLimit(t *testing.T) {
+	p, problems, _ := compile(&Handler{Methods: []string{"*"}})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if m := strings.Repeat("M", 32); !p.methods.allows(m) {
+		t.Errorf("a 32-byte method is refused")
+	}
+	if m := strings.Repeat("M", 33); p.methods.allows(m) {
+		t.Errorf("a 33-byte method is allowed")
 	}
 }

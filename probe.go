@@ -34,10 +34,9 @@ func regexpProbes(expr string) []string {
 	hosts := []string{r + ".invalid"}
 	for _, name := range regexpDomains(expr) {
 		hosts = append(hosts,
-			name+"."+r+".invalid", // the end is not anchored
-			r+name,                // nor the start of the name
-			name+"_."+r+".invalid",
-			name+"`."+r+".invalid",
+			name+"."+r+".invalid",  // the end is not anchored
+			r+name,                 // nor the start of the name
+			name+"_."+r+".invalid", // nor what follows it, by \w or [^.]
 		)
 		// Each dot replaced by a letter: the dot was not escaped.
 		for i := 0; i < len(name); i++ {

@@ -2,6 +2,7 @@ package cors
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +34,8 @@ func TestRegexpProbe(t *testing.T) {
 		{`https://\w+\.example\.com|.*`, "https://" + unownedLabel + ".invalid"},
 		{`https://(www\.)?example\.(com|org).*`, "https://example.com." + unownedLabel + ".invalid"},
 		{`https://(www\.)?example\.(com|org)[^/]*`, "https://example.com." + unownedLabel + ".invalid"},
+		{`https://example\.com\w+\..+`, "https://example.com_." + unownedLabel + ".invalid"},
+		{`https://example\.com[^.]+\..*`, "https://example.com_." + unownedLabel + ".invalid"},
 		// Careful ones. The module anchors every regexp at both ends, so a
 		// missing ^ or $ is no hole here.
 		{`^https://example\.com`, ""},
@@ -49,6 +52,11 @@ func TestRegexpProbe(t *testing.T) {
 		{`https://pr-[0-9]+\.preview\.example\.com`, ""},
 		{`chrome-extension://[a-p]{32}`, ""},
 		{`https://(app|admin)\.example\.com(:\d+)?`, ""},
+		// Regexps that only probes no browser can send would match: a host
+		// whose last label is a number is an IPv4 address to a browser, and
+		// a label is at most 63 bytes.
+		{`https://[a-z]+10\.0\.0\.1`, ""},
+		{`https://[a-z]*` + strings.Repeat("a", 60) + `\.example\.com`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {

@@ -193,3 +193,83 @@ func TestReportOnlyIgnoresAbandonedRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerInvalid pins which origin grants no browser accepts, whatever
+// the request: more than one origin (on two lines, or on one, with or
+// without a space), and "*" with credentials.
+func TestAnswerInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		hdr  []string
+		want bool
+	}{
+		{"NoGrant", nil, false},
+		{"OneOrigin", []string{"Access-Control-Allow-Origin", "https://a.com"}, false},
+		{"Star", []string{"Access-Control-Allow-Origin", "*"}, false},
+		{"OneOriginWithCredentials", []string{"Access-Control-Allow-Origin", "https://a.com", "Access-Control-Allow-Credentials", "true"}, false},
+		{"StarWithCredentials", []string{"Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "true"}, true},
+		{"StarWithCredentialsOtherThanTrue", []string{"Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "True"}, false},
+		{"TwoOriginsWithSpace", []string{"Access-Control-Allow-Origin", "https://a.com, https://b.com"}, true},
+		{"TwoOriginsWithoutSpace", []string{"Access-Control-Allow-Origin", "https://a.com,https://b.com"}, true},
+		{"TwoLines", []string{"Access-Control-Allow-Origin", "https://a.com", "Access-Control-Allow-Origin", "https://a.com"}, true},
+		{"TwoSpellings", []string{"Access-Control-Allow-Origin", "https://a.com", "access-control-allow-origin", "https://a.com"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := viewOf(hdrOf(tt.hdr...))
+			if got := a.invalid(); got != tt.want {
+				t.Errorf("invalid() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReportOnlyJudgesTheStatusThatGoesOut pins which answer report-only
+// mode judges: the header map when the final status is written (not what a
+// handler changes later), and, when nothing was written, the status Caddy
+// will send: 200 for no error, the error's own status for a handler error.
+func TestReportOnlyJudgesTheStatusThatGoesOut(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string
+		next     func(w http.ResponseWriter) error
+		wantLogs int
+	}{
+		{"HeaderSetAfterWriteHeader", "GET", func(w http.ResponseWriter) error {
+			w.WriteHeader(200)
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			return nil
+		}, 0},
+		{"NothingWrittenIsA200", "OPTIONS", func(w http.ResponseWriter) error {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			return nil
+		}, 1},
+		{"ErrorWithAnOKStatus", "OPTIONS", func(w http.ResponseWriter) error {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			return caddyhttp.Error(http.StatusNoContent, nil)
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.WarnLevel)
+			h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
+			h.policy.reporter.logger = zap.New(core)
+			req := httptest.NewRequest(tt.method, "/", nil)
+			req.Header = from(otherOrigin)
+			if tt.method == "OPTIONS" {
+				req.Header = pre(otherOrigin, "PUT")
+			}
+			_ = h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+				return tt.next(w)
+			}))
+			if logs.Len() != tt.wantLogs {
+				t.Fatalf("%d lines logged, want %d: %v", logs.Len(), tt.wantLogs, logs.All())
+			}
+			if tt.wantLogs == 1 {
+				if f := logs.All()[0].ContextMap(); f["difference"] != "grant" {
+					t.Errorf("logged %v, want a grant difference", f)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures the cors handler against its peers in one run and writes
-# BENCHMARKS.md at the repository root:
+# BENCHMARKS.md and the README's performance figures at the repository root:
 #   1. Go benchmarks: this module's handler, rs/cors and go-chi/cors on the
 #      same policy and requests (bench/*_test.go), compared with benchstat;
 #   2. BenchmarkPolicySize (root module): a policy of 101,000 origins
@@ -14,7 +14,8 @@
 #      interleaved rounds, for actual requests and for preflights;
 #   4. bench/cmd/report: the tables, the ratios and two SVG charts
 #      (bench/benchmarks-handler.svg, bench/benchmarks-load.svg).
-# Takes about 12 minutes on 2 cores. Raw results stay in bench/out/.
+# Takes about 12 minutes on 2 cores; BENCHMARKS.md says how long its run took. Raw results stay
+# in bench/out/.
 #
 # Knobs (environment): COUNT, BENCHTIME, ROUNDS, DURATION, CONNECTIONS,
 # PORT_BASE (nine consecutive loopback ports from PORT_BASE+1: eight sites
@@ -189,8 +190,9 @@ for round in $(seq "$ROUNDS"); do
 done
 
 env_line load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+env_line elapsed "$((SECONDS / 60)) min $((SECONDS % 60)) s"
 
 echo "== report" >&2
 note "go run ./cmd/report"
-go run ./cmd/report -in "$OUT" -md "$ROOT/BENCHMARKS.md" -charts "$BENCH"
-echo "wrote $ROOT/BENCHMARKS.md" >&2
+go run ./cmd/report -in "$OUT" -md "$ROOT/BENCHMARKS.md" -readme "$ROOT/README.md" -gomod "$BENCH/go.mod" -charts "$BENCH"
+echo "wrote $ROOT/BENCHMARKS.md and the README's performance figures" >&2

@@ -13,7 +13,9 @@ import (
 	"image/color"
 	"io"
 	"log"
+	"maps"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,10 +37,44 @@ const (
 
 var libraries = []string{ours, rsCors, chi}
 
-var libraryTitle = map[string]string{
-	ours:   "caddy-cors (this module)",
-	rsCors: "rs/cors v1.11.1",
-	chi:    "go-chi/cors v1.2.2",
+// peerModules are the peers' module paths, whose versions the report reads
+// from bench/go.mod: the versions the benchmarks were built with.
+var peerModules = map[string]string{
+	rsCors: "github.com/rs/cors",
+	chi:    "github.com/go-chi/cors",
+}
+
+// libraryTitle names a library for the reader, the peers with the version
+// from go.mod.
+func libraryTitle(lib string, versions map[string]string) string {
+	if lib == ours {
+		return "caddy-cors (this module)"
+	}
+	return strings.TrimPrefix(peerModules[lib], "github.com/") + " " + versions[lib]
+}
+
+// readVersions reads the peers' versions from the require lines of a
+// go.mod file.
+func readVersions(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	versions := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		for lib, mod := range peerModules {
+			if len(f) >= 2 && f[0] == mod {
+				versions[lib] = f[1]
+			}
+		}
+	}
+	for lib, mod := range peerModules {
+		if versions[lib] == "" {
+			return nil, fmt.Errorf("%s: no require line for %s", path, mod)
+		}
+	}
+	return versions, nil
 }
 
 // caseInfo describes each benchmark case for the reader, and whether a
@@ -80,16 +116,22 @@ var siteTitle = map[string]string{
 func main() {
 	in := flag.String("in", "out", "directory with run.sh's raw results")
 	md := flag.String("md", "../BENCHMARKS.md", "Markdown file to write")
+	readme := flag.String("readme", "../README.md", "Markdown file whose part between the "+readmeBegin+" and "+readmeEnd+" lines gets the summary")
+	gomod := flag.String("gomod", "go.mod", "the bench module's go.mod, for the peers' versions")
 	charts := flag.String("charts", ".", "directory for the SVG charts")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := run(*in, *md, *charts); err != nil {
+	if err := run(*in, *md, *readme, *gomod, *charts); err != nil {
 		log.Fatal("report: ", err)
 	}
 }
 
-func run(in, mdPath, chartDir string) error {
+func run(in, mdPath, readmePath, gomod, chartDir string) error {
 	env, err := readEnv(filepath.Join(in, "env.txt"))
+	if err != nil {
+		return err
+	}
+	versions, err := readVersions(gomod)
 	if err != nil {
 		return err
 	}
@@ -107,7 +149,7 @@ func run(in, mdPath, chartDir string) error {
 	}
 	handlerSVG := filepath.Join(chartDir, "benchmarks-handler.svg")
 	loadSVG := filepath.Join(chartDir, "benchmarks-load.svg")
-	if err := drawHandlerChart(bench, handlerSVG); err != nil {
+	if err := drawHandlerChart(bench, versions, handlerSVG); err != nil {
 		return err
 	}
 	if err := drawLoadChart(load, loadSVG); err != nil {
@@ -120,9 +162,23 @@ func run(in, mdPath, chartDir string) error {
 		}
 		return filepath.ToSlash(r)
 	}
+	r := &report{in: in, env: env, versions: versions, bench: bench, size: policySize, load: load}
 	var doc bytes.Buffer
-	writeDoc(&doc, in, env, bench, policySize, load, rel(handlerSVG), rel(loadSVG))
-	return os.WriteFile(mdPath, doc.Bytes(), 0o644)
+	r.writeDoc(&doc, rel(handlerSVG), rel(loadSVG))
+	if err := os.WriteFile(mdPath, doc.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return r.writeReadme(readmePath)
+}
+
+// report is one run's results, and what the document says of them.
+type report struct {
+	in       string // run.sh's output directory
+	env      env
+	versions map[string]string // the peers' versions, by library
+	bench    benchResults
+	size     benchResults
+	load     loadResults
 }
 
 // env holds run.sh's "key<TAB>value" lines about the machine and the run.
@@ -427,7 +483,7 @@ var palette = map[string]color.Color{
 
 // drawHandlerChart draws horizontal bars of ns/op on a log scale (the
 // hostile case spans five orders of magnitude), one group per case.
-func drawHandlerChart(b benchResults, path string) error {
+func drawHandlerChart(b benchResults, versions map[string]string, path string) error {
 	p := plot.New()
 	p.Title.Text = "CORS handler alone: time per request (lower is better)"
 	p.X.Label.Text = "ns/op, log scale"
@@ -472,7 +528,7 @@ func drawHandlerChart(b benchResults, path string) error {
 		}
 		l.Offset = vg.Point{X: 3, Y: offset}
 		p.Add(bars, l)
-		p.Legend.Add(libraryTitle[lib], bars)
+		p.Legend.Add(libraryTitle(lib, versions), bars)
 	}
 	p.NominalY(names...)
 	top := math.Ceil(maxLog + 0.6)
@@ -573,13 +629,19 @@ func drawLoadChart(l loadResults, path string) error {
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 
-func writeDoc(w io.Writer, in string, e env, b, size benchResults, l loadResults, handlerSVG, loadSVG string) {
+func (r *report) writeDoc(w io.Writer, handlerSVG, loadSVG string) {
+	in, e, b, l := r.in, r.env, r.bench, r.load
+	rs, ch := libraryTitle(rsCors, r.versions), libraryTitle(chi, r.versions)
 	pf := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	pf("# Benchmarks\n\n")
 	pf("Generated by `bench/run.sh` on %s from commit %s; do not edit by hand, run the script again.\n", e["date"], e["commit"])
 	pf("Every figure below comes from that one run, on one machine, with the baselines measured in the same run. ")
 	pf("It compares this module's handler with `github.com/rs/cors` and `github.com/go-chi/cors` on the same policy and requests, and Caddy with `cors` with the same sites without it. ")
-	pf("To reproduce it, run `bench/run.sh` from a checkout (it installs wrk if missing; about 9 minutes on 2 cores): it runs the commands below and rewrites this file.\n\n")
+	pf("To reproduce it, run `bench/run.sh` from a checkout (it installs wrk if missing): it runs the commands below and rewrites this file and the figures of the README's performance section.")
+	if e["elapsed"] != "" {
+		pf(" This run took %s on %s cores.", e["elapsed"], e["cores"])
+	}
+	pf("\n\n")
 
 	pf("## Machine\n\n")
 	pf("| | |\n|---|---|\n")
@@ -605,7 +667,7 @@ func writeDoc(w io.Writer, in string, e env, b, size benchResults, l loadResults
 	pf("The next handler writes 200 and nothing else, except in the `Realistic` cases, where the response carries the 16 headers of a typical API answer (Content-Type, Cache-Control, ETag, Set-Cookie, Strict-Transport-Security, rate-limit headers, `Vary: Accept-Encoding` ...), added as `http.Header.Add` would but without allocating (a `Vary` a library set before calling the application gets the application's line appended, as it would with a real one): the application sets them on actual requests, and a layer in front of the CORS handler on preflights, which no library passes on; the response writer is reused and its header map emptied with `clear()` between iterations, so the map itself does not allocate and only the values a library stores count. ")
 	pf("This module's handler is provisioned as Caddy provisions it and every request carries Caddy's request context. ")
 	pf("`TestLibrariesAgree` checks, with a model of the browser's CORS check, that the three libraries give each case the same outcome (granted or refused), so no row compares a refusal with a grant.\n\n")
-	pf("All three libraries express every case: go-chi/cors v1.2.2 and rs/cors v1.11.1 both take one `*` per origin as a prefix/suffix wildcard, so `https://*.tenant19.example.net` works in both ")
+	pf("All three libraries express every case: %s and %s both take one `*` per origin as a prefix/suffix wildcard, so `https://*.tenant19.example.net` works in both ", ch, rs)
 	pf("(more loosely than this module: their wildcard is a bare prefix/suffix match, e.g. `https://evil.com/.tenant19.example.net` matches it, which this module refuses; `TestPeersWildcardIsLooser` pins this).\n\n")
 	pf("![ns/op per case and library](%s)\n\n", handlerSVG)
 	pf("Medians of the runs; ratio = caddy-cors ÷ peer (below 1 is faster); allocs/op as caddy-cors / rs/cors / go-chi/cors.\n\n")
@@ -629,7 +691,7 @@ func writeDoc(w io.Writer, in string, e env, b, size benchResults, l loadResults
 		}
 	}
 
-	writePolicySize(pf, in, size)
+	writePolicySize(pf, in, r.size)
 
 	pf("## Load test: Caddy with and without CORS\n\n")
 	pf("One Caddy process built with this module (`bench/cmd/caddy`) serves eight loopback sites that differ only in CORS and in the response, and the ask service of one of them (`bench/loadtest/Caddyfile`): ")
@@ -637,7 +699,7 @@ func writeDoc(w io.Writer, in string, e env, b, size benchResults, l loadResults
 	pf("(c) the same with `cors` and the benchmarks' policy; (d) `respond` plus a `header` block setting the four headers `cors` sends to an allowed origin on an actual request, without any logic; (e) and (f), (d) and (c) answering with a realistic response: a `header` block ahead of them sets 14 typical API headers, `Vary: Accept-Encoding` among them; (g) the policy of (c) with its origins from `origin_source http`, an ask service on another site of the same Caddy, which `cors` asks once before the rounds and then answers from its cache. wrk sends actual requests (GET with Origin) and preflights (OPTIONS with Origin, Access-Control-Request-Method PUT and Access-Control-Request-Headers `authorization,content-type`), ")
 	pf("the same connections, threads and duration for every site; the rounds rotate the order of the sites. %s.\n\n", e["load"])
 	pf("![requests per second per site](%s)\n\n", loadSVG)
-	pf("Ratios are medians of per-round ratios (each round runs the sites back to back, so drift in background load cancels out).\n\n")
+	pf("Ratios are medians of per-round ratios (each round runs the %s sites back to back, so drift in background load cancels out).\n\n", spelled(l.sitesPerRound()))
 	pf("| request | site | median req/s | vs bare `respond` | vs recipe | vs static headers | rounds (req/s) | non-2xx |\n|---|---|--:|--:|--:|--:|---|--:|\n")
 	for _, kind := range loadKinds {
 		for _, site := range loadSites {
@@ -672,7 +734,7 @@ func writeDoc(w io.Writer, in string, e env, b, size benchResults, l loadResults
 		pf("- %s\n", line)
 	}
 	pf("\nBare `respond` and the static headers site answer a preflight with their 200 `ok` like any request: they are floors, not CORS answers. ")
-	pf("For actual requests the static site sends byte for byte the headers `cors` sends to an allowed origin (Access-Control-Allow-Origin, -Allow-Credentials, -Expose-Headers, Vary), so `cors` against it is the cost of deciding, and the static site against bare `respond` the cost of the bytes; the same holds for (f) against (e), where `cors` also finds and merges the API's headers.\n\n")
+	pf("%s\n\n", staticComparison(in))
 
 	pf("<details><summary>What each site answered (checked by run.sh before the load)</summary>\n\n")
 	for _, site := range loadSites {
@@ -759,4 +821,157 @@ func fmtCount(x float64) string {
 		return "n/a"
 	}
 	return strconv.FormatFloat(x, 'f', -1, 64)
+}
+
+// sitesPerRound is the number of sites the load test ran in each round: the
+// most any round ran.
+func (l loadResults) sitesPerRound() int {
+	sites := map[[2]int]map[string]bool{}
+	n := 0
+	for _, r := range l {
+		k := [2]int{r.round, slices.Index(loadKinds, r.kind)}
+		if sites[k] == nil {
+			sites[k] = map[string]bool{}
+		}
+		sites[k][r.site] = true
+		n = max(n, len(sites[k]))
+	}
+	return n
+}
+
+func spelled(n int) string {
+	if n >= 0 && n < 10 {
+		return [...]string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}[n]
+	}
+	return strconv.Itoa(n)
+}
+
+// staticComparison says how the static headers site's answer to an actual
+// request compares with `cors`'s, field by field, from the answers run.sh
+// captured: which of the headers `cors` sent the static site sent with the
+// same value, and which it did not.
+func staticComparison(in string) string {
+	static, err1 := readAnswer(filepath.Join(in, "headers-static-actual.txt"))
+	cors, err2 := readAnswer(filepath.Join(in, "headers-cors-actual.txt"))
+	if err := errors.Join(err1, err2); err != nil {
+		return "The answers of the static site and of `cors` were not captured: " + err.Error() + "."
+	}
+	var same, differ []string
+	for _, name := range slices.Sorted(maps.Keys(cors)) {
+		if !strings.HasPrefix(name, "Access-Control-") && name != "Vary" {
+			continue
+		}
+		if slices.Equal(static[name], cors[name]) {
+			same = append(same, name)
+		} else {
+			differ = append(differ, fmt.Sprintf("%s (%q, `cors` %q)", name, strings.Join(static[name], ", "), strings.Join(cors[name], ", ")))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(static)) {
+		if (strings.HasPrefix(name, "Access-Control-") || name == "Vary") && cors[name] == nil {
+			differ = append(differ, fmt.Sprintf("%s (%q, which `cors` did not send)", name, strings.Join(static[name], ", ")))
+		}
+	}
+	if len(differ) > 0 {
+		return "For actual requests the static site was meant to send the CORS headers `cors` sends to an allowed origin, but in this run it " +
+			"differs on " + strings.Join(differ, "; ") + " (same: " + strings.Join(same, ", ") + "), so `cors` against it is not only the cost of deciding."
+	}
+	return "For actual requests the static site sends the same " + strings.Join(same, ", ") +
+		" values as `cors` sends to an allowed origin (compared in the answers captured below), so `cors` against it is the cost of deciding, and the static site against bare `respond` the cost of the bytes."
+}
+
+// readAnswer reads the header fields of a response curl -D saved, by
+// canonical name.
+func readAnswer(path string) (http.Header, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	for i, line := range strings.Split(strings.ReplaceAll(string(b), "\r", ""), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && i > 0 {
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	return h, nil
+}
+
+// The README's performance figures sit between these lines, which the report
+// rewrites, so that they always come from the run BENCHMARKS.md shows.
+const (
+	readmeBegin = "<!-- begin benchmarks: written by bench/cmd/report from the run in BENCHMARKS.md -->"
+	readmeEnd   = "<!-- end benchmarks -->"
+)
+
+// writeReadme replaces the part of the README between readmeBegin and
+// readmeEnd with the run's summary.
+func (r *report) writeReadme(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	before, rest, ok1 := strings.Cut(string(b), readmeBegin+"\n")
+	_, after, ok2 := strings.Cut(rest, readmeEnd+"\n")
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%s: no %q line followed by a %q line", path, readmeBegin, readmeEnd)
+	}
+	var sum strings.Builder
+	r.writeSummary(&sum)
+	return os.WriteFile(path, []byte(before+readmeBegin+"\n"+sum.String()+readmeEnd+"\n"+after), 0o644)
+}
+
+// writeSummary writes the README's figures: a few of the run's, each with
+// what it is measured against.
+func (r *report) writeSummary(w io.Writer) {
+	pf := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	e, b, l := r.env, r.bench, r.load
+	pf("In the run of [`bench/run.sh`](bench/run.sh) of %s, on %s cores at commit %s ([BENCHMARKS.md](BENCHMARKS.md) has the tables, the commands and the charts", e["date"], e["cores"], e["commit"])
+	if busy(e["load_start"], e["cores"]) || busy(e["load_end"], e["cores"]) {
+		pf("; the machine was busy during the run, so the figures are noisy")
+	}
+	pf("):\n\n")
+
+	pf("- against `%s` %s and `%s` %s on the same policy, the handler's geometric mean over %d cases is %sx rs/cors and %sx go-chi/cors",
+		peerModules[rsCors], r.versions[rsCors], peerModules[chi], r.versions[chi], len(caseInfo), fmtRatio(b.geomean(rsCors)), fmtRatio(b.geomean(chi)))
+	const hostile = "PreflightHostile1MiB"
+	pf("; a 1 MiB hostile `Access-Control-Request-Headers` costs it %s (rs/cors: %s, go-chi/cors: %s)",
+		fmtNs(b.ns(hostile, ours)), fmtNs(b.ns(hostile, rsCors)), fmtNs(b.ns(hostile, chi)))
+	for _, lib := range []string{rsCors, chi} {
+		var faster []string
+		for _, ci := range caseInfo {
+			if o, p := b.ns(ci.name, ours), b.ns(ci.name, lib); p < o {
+				faster = append(faster, fmt.Sprintf("%s (%s against %s)", ci.name, fmtNs(p), fmtNs(o)))
+			}
+		}
+		if len(faster) > 0 {
+			pf("; %s is faster on %s", strings.TrimPrefix(peerModules[lib], "github.com/"), strings.Join(faster, ", "))
+		}
+	}
+	pf(";\n")
+
+	var ratios []float64
+	for _, rq := range policySizeRequests {
+		c := "PolicySize/request=" + rq.name
+		if x := r.size.ns(c, "101000") / r.size.ns(c, "520"); !math.IsNaN(x) {
+			ratios = append(ratios, x)
+		}
+	}
+	if len(ratios) > 0 {
+		c := "PolicySize/request=exact"
+		pf("- a policy of 100,000 exact origins and 1,000 patterns provisions in %s and keeps %s of heap; a request costs it %sx to %sx what it costs with 520 origins;\n",
+			fmtFixed(r.size.metric(c, "101000", "provision-ms"), 0, "ms"), fmtFixed(r.size.metric(c, "101000", "heap-MiB"), 1, "MiB"),
+			fmtRatio(slices.Min(ratios)), fmtRatio(slices.Max(ratios)))
+	}
+
+	var sites []string
+	for _, p := range loadPairs {
+		a, f := l.pairedRatio("actual", p.cors, p.static), l.pairedRatio("preflight", p.cors, p.static)
+		if math.IsNaN(a) || math.IsNaN(f) {
+			continue
+		}
+		sites = append(sites, fmt.Sprintf("%s%s, %s on actual requests and %s on preflights", p.title, p.what, fmtPercent(a), fmtPercent(f)))
+	}
+	pf("- under load (wrk, loopback), against the same site sending the same headers with a static `header` block: %s; against the `header` + `@cors_preflight` recipe, `cors` serves %s on actual requests and %s on preflights.\n",
+		strings.Join(sites, "; "),
+		fmtPercent(l.pairedRatio("actual", "cors", "recipe")), fmtPercent(l.pairedRatio("preflight", "cors", "recipe")))
 }
