@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/caddy-cors/cors/internal/check"
@@ -61,7 +62,11 @@ func TestCheckAgreesWithEngines(t *testing.T) {
 
 	api := httptest.NewServer(http.HandlerFunc(serveCheckCase))
 	defer api.Close()
+	// pageServed says, when a page never reports, whether the engine even
+	// asked for it.
+	var pageServed atomic.Int64
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pageServed.Add(1)
 		fmt.Fprint(w, pageHTML)
 	}))
 	defer page.Close()
@@ -108,9 +113,10 @@ func TestCheckAgreesWithEngines(t *testing.T) {
 					if len(want) > 0 {
 						last = want[len(want)-1]
 					}
+					served := pageServed.Load()
 					results, console, err := runInPage(e, pageOrigin+"/", apiOrigin, js, last)
 					if err != nil {
-						t.Fatal(err)
+						t.Fatalf("%v\nthe page site served %d requests for this page", err, pageServed.Load()-served)
 					}
 					gotCode := check.ExitAllowed
 					if !results[0].OK {

@@ -473,6 +473,7 @@ func (sc scenario) run(t *testing.T, e engine) {
 	v.APIOrigin = fmt.Sprintf("http://api.example.test:%d", v.APIPort)
 
 	accessLog := filepath.Join(dir, "access.log")
+	pageLog := filepath.Join(dir, "page-access.log")
 	debugLog := filepath.Join(dir, "caddy.log")
 	caddyfile := fmt.Sprintf(`{
 	admin off
@@ -485,8 +486,13 @@ func (sc scenario) run(t *testing.T, e engine) {
 	}
 }
 
-# The page site: any host name on its port.
+# The page site: any host name on its port. Its log says, when a page
+# never reports, whether the engine even asked for it.
 http://:%d {
+	log {
+		output file %s
+		format json
+	}
 	root * %s
 	header /sandboxed.html Content-Security-Policy "sandbox allow-scripts"
 	file_server
@@ -499,7 +505,7 @@ http://api.example.test:%d {
 	}
 %s
 }
-`, debugLog, v.AppPort, pageRoot, v.APIPort, accessLog, indent(render(t, "api", sc.api, v)))
+`, debugLog, v.AppPort, pageLog, pageRoot, v.APIPort, accessLog, indent(render(t, "api", sc.api, v)))
 
 	stopCaddy := startCaddy(t, caddyfile)
 	stopped := false
@@ -581,6 +587,14 @@ http://api.example.test:%d {
 	}
 	if len(console) > 0 {
 		fmt.Fprintf(&b, "console:\n\t%s\n", strings.Join(console, "\n\t"))
+	}
+	if pageEntries, err := readAccessLog(pageLog); err != nil {
+		fmt.Fprintf(&b, "reading the page site's log: %v\n", err)
+	} else {
+		fmt.Fprintf(&b, "requests to the page site (%d):\n", len(pageEntries))
+		for _, e := range pageEntries {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
 	}
 	fmt.Fprintf(&b, "Caddyfile:\n%s", numbered(caddyfile))
 	if dbg, err := os.ReadFile(debugLog); err == nil {
