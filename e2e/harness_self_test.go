@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"encoding/binary"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestHarness proves the judge itself with Caddy's plain header directive and
@@ -65,5 +69,49 @@ func TestFindChromiumHonoursChromePath(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if got := findChromium(); got != "" && got != "/usr/bin/chromium" {
 		t.Errorf("findChromium() = %q with a CHROME_PATH naming nothing and an empty PATH", got)
+	}
+}
+
+// TestXvfbAcceptsAClientRightAfterTheLastLeft pins the display WebKit's
+// scenarios run on: each MiniBrowser is the display's only client, and the
+// next one connects as soon as the last is gone. An X server that resets
+// between them drops some of those connections, which failed a scenario
+// with "cannot open display" about one WebKit run in two on a loaded machine.
+func TestXvfbAcceptsAClientRightAfterTheLastLeft(t *testing.T) {
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Xvfb is missing: apt-get install -y xvfb")
+		}
+		t.Skip("Xvfb is missing: apt-get install -y xvfb")
+	}
+	display, stop, err := startXvfb()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	// The connection setup of the X protocol, version 11.0, little-endian,
+	// without authorization: the server answers 1 (success) first.
+	setup := make([]byte, 12)
+	setup[0] = 'l'
+	binary.LittleEndian.PutUint16(setup[2:], 11)
+	failed := 0
+	for range 200 {
+		// Linux's abstract socket, which X clients try first.
+		c, err := net.Dial("unix", "@/tmp/.X11-unix/X"+display[1:])
+		if err != nil {
+			failed++
+			continue
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		reply := make([]byte, 8)
+		if _, err := c.Write(setup); err != nil {
+			failed++
+		} else if _, err := c.Read(reply); err != nil || reply[0] != 1 {
+			failed++
+		}
+		c.Close()
+	}
+	if failed > 0 {
+		t.Errorf("%d of 200 connections, each opened after the last closed, failed", failed)
 	}
 }
