@@ -360,7 +360,8 @@ func (p *allowedOrigin) setHost(host string) (encoded bool, err error) {
 	}
 	if strings.HasPrefix(host, "[") {
 		inner := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		if zone := strings.IndexByte(inner, '%'); zone >= 0 && strings.HasSuffix(host, "]") {
+		// A zone needs an address before it: "[%25eth0]" is no address.
+		if zone := strings.IndexByte(inner, '%'); zone > 0 && strings.HasSuffix(host, "]") {
 			return false, fmt.Errorf("%q has a zone (%s), which no URL may carry, so no page has this origin; write %q", host, inner[zone:], "["+inner[:zone]+"]")
 		}
 		a, err := netip.ParseAddr(inner)

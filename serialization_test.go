@@ -37,6 +37,7 @@ func TestConfiguredOriginsAreFetchSerialized(t *testing.T) {
 		{"IPv4CompatibleInHex", "http://[::1.2.3.4]", "http://[::102:304]", ""},
 		{"IPv6Zone", "http://[fe80::1%25eth0]", "", `has a zone (%25eth0), which no URL may carry, so no page has this origin; write "[fe80::1]"`},
 		{"IPv4InBrackets", "http://[1.2.3.4]", "", "is not an IPv6 address"},
+		{"IPv6ZoneWithoutAddress", "http://[%25eth0]", "", "is not an IPv6 address; write it in brackets, e.g. http://[::1]:8080"},
 
 		// Case: scheme and host folded, international names in punycode.
 		{"UpperCaseSchemeAndHost", "HTTPS://APP.Example.COM", "https://app.example.com", ""},
