@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
@@ -373,4 +374,26 @@ func captureStderr(t *testing.T, f func()) string {
 	}()
 	w.Close()
 	return string(<-done)
+}
+
+// TestParseMaxAge pins max_age's bound: a bare number of seconds is
+// accepted up to a year either way (31,536,000 s), as written.
+func TestParseMaxAge(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"600", 10 * time.Minute, false},
+		{"10m", 10 * time.Minute, false},
+		{"31536000", 8760 * time.Hour, false},
+		{"31536001", 0, true},
+		{"-31536000", -8760 * time.Hour, false},
+		{"-31536001", 0, true},
+	} {
+		got, err := parseMaxAge(tt.in)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("parseMaxAge(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
 }

@@ -477,3 +477,34 @@ func TestCachedRefusalNeverOverridesTheStaticPolicy(t *testing.T) {
 		t.Errorf("%d lookups, want 2 (one per origin, before the reload)", n)
 	}
 }
+
+// TestQuestionHost pins how a request's Host becomes the host a source is
+// asked about: the port and the brackets go, an empty or over-long host is
+// no question at all (253 is the longest host name, two more for the
+// brackets of an IPv6 literal).
+func TestQuestionHost(t *testing.T) {
+	for _, tt := range []struct {
+		host   string
+		want   string
+		wantOK bool
+	}{
+		{"api.example.com", "api.example.com", true},
+		{"api.example.com:8443", "api.example.com", true},
+		{"[2001:db8::1]", "2001:db8::1", true},
+		{"[2001:db8::1]:8443", "2001:db8::1", true},
+		{"[::1]", "::1", true},
+		{":8443", "", false},
+		{"[]", "", false},
+		{"", "", false},
+		{"[x", "[x", true},
+		{"x]", "x]", true},
+		{strings.Repeat("a", 255), strings.Repeat("a", 255), true},
+		{strings.Repeat("a", 256), "", false},
+		{strings.Repeat("a", 255) + ":1", strings.Repeat("a", 255), true},
+	} {
+		got, ok := questionHost(tt.host)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("questionHost(%.20q) = %.20q, %v; want %.20q, %v", tt.host, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
