@@ -336,3 +336,36 @@ func TestIntegrationListSourceConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestParseOriginListNamesTenProblemsThenCounts pins the bound on one
+// error: a list with many bad lines names the first ten and counts the
+// rest, so that a broken list cannot flood the log with one error.
+func TestParseOriginListNamesTenProblemsThenCounts(t *testing.T) {
+	for _, tt := range []struct {
+		bad      int
+		wantMore string
+	}{
+		{10, ""},
+		{11, "and 1 more problems"},
+		{13, "and 3 more problems"},
+	} {
+		_, _, err := parseOriginList([]byte(strings.Repeat("null\n", tt.bad)), "list.txt", false)
+		if err == nil {
+			t.Fatalf("%d bad lines: no error", tt.bad)
+		}
+		lines := strings.Split(err.Error(), "\n")
+		named := 0
+		for _, l := range lines {
+			if strings.Contains(l, `"null" is not allowed`) {
+				named++
+			}
+		}
+		if named != 10 {
+			t.Errorf("%d bad lines: the error names %d, want 10:\n%v", tt.bad, named, err)
+		}
+		more := strings.Contains(err.Error(), "more problems")
+		if tt.wantMore == "" && more || tt.wantMore != "" && !strings.Contains(lines[len(lines)-1], tt.wantMore) {
+			t.Errorf("%d bad lines: last line %q, want %q", tt.bad, lines[len(lines)-1], tt.wantMore)
+		}
+	}
+}
