@@ -273,3 +273,47 @@ func TestReportOnlyJudgesTheStatusThatGoesOut(t *testing.T) {
 		})
 	}
 }
+
+// TestReportOnlyJudgesAPreflightByItsStatus pins the 2xx range a preflight
+// answer must fall in to be a grant: an application's answer with CORS
+// headers but a 300 grants nothing, one with 200 or 299 does, and the
+// policy's own answer (204) is a grant that an application's bare answer
+// refuses.
+func TestReportOnlyJudgesAPreflightByItsStatus(t *testing.T) {
+	tests := []struct {
+		name     string
+		origin   string
+		status   int
+		grant    bool
+		wantDiff string
+	}{
+		{"AGrantWith200", otherOrigin, 200, true, "grant"},
+		{"AGrantWith299", otherOrigin, 299, true, "grant"},
+		{"NoGrantWith300", otherOrigin, 300, true, ""},
+		{"ABareAnswerRefusesWhatThePolicyGrants", origin, 204, false, "refusal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.WarnLevel)
+			h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
+			h.policy.reporter.logger = zap.New(core)
+			req := httptest.NewRequest("OPTIONS", "/", nil)
+			req.Header = pre(tt.origin, "PUT")
+			_ = h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+				if tt.grant {
+					w.Header().Set("Access-Control-Allow-Origin", "*")
+					w.Header().Set("Access-Control-Allow-Methods", "PUT")
+				}
+				w.WriteHeader(tt.status)
+				return nil
+			}))
+			var got string
+			if logs.Len() > 0 {
+				got, _ = logs.All()[0].ContextMap()["difference"].(string)
+			}
+			if logs.Len() > 1 || got != tt.wantDiff {
+				t.Errorf("logged %d lines, difference %q; want %q: %v", logs.Len(), got, tt.wantDiff, logs.All())
+			}
+		})
+	}
+}
