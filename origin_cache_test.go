@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // cacheKey is a question to a source, in the tests.
@@ -27,6 +29,37 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 func newTestCache(s cacheSettings) (*originCache, *fakeClock) {
 	clock := &fakeClock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
 	return newOriginCache(s, clock.now), clock
+}
+
+func TestOriginCacheSettingsFillDefaults(t *testing.T) {
+	defaults := cacheSettings{defaultAllowTTL, defaultDenyTTL, defaultStaleIfError, defaultMaxEntries}
+	tests := []struct {
+		name string
+		c    *OriginCache
+		want cacheSettings
+	}{
+		{"no origin_cache", nil, defaults},
+		{"an empty origin_cache", &OriginCache{}, defaults},
+		{"every setting given", &OriginCache{
+			AllowTTL:     caddy.Duration(time.Second),
+			DenyTTL:      caddy.Duration(2 * time.Second),
+			StaleIfError: caddy.Duration(3 * time.Second),
+			MaxEntries:   4,
+		}, cacheSettings{time.Second, 2 * time.Second, 3 * time.Second, 4}},
+		{"the smallest settings", &OriginCache{
+			AllowTTL:     1,
+			DenyTTL:      1,
+			StaleIfError: 1,
+			MaxEntries:   1,
+		}, cacheSettings{1, 1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.settings(); got != tt.want {
+				t.Errorf("settings() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestOriginCacheLifetimes(t *testing.T) {
@@ -157,6 +190,63 @@ func TestOriginCacheFullOfAllowed(t *testing.T) {
 
 // TestOriginCacheHitAllocatesNothing pins the cost of the hit path, for
 // the longest origin and host that can be asked about too.
+// TestOriginCacheEvictsAnAnswerPastStaleFirst pins which allowed answer
+// makes room in a cache full of them: one that can no longer serve, even
+// as a stale answer, from the moment its stale_if_error ends. Which entry
+// the map yields first is random, so the test fills the cache many times.
+func TestOriginCacheEvictsAnAnswerPastStaleFirst(t *testing.T) {
+	s := (*OriginCache)(nil).settings()
+	s.MaxEntries = 8
+	old := cacheKey{"https://old.example", "h"}
+	for try := range 40 {
+		c, clock := newTestCache(s)
+		c.put(old.key(), OriginAnswer{Allowed: true, TTL: time.Second})
+		clock.advance(time.Second + s.StaleIfError) // old's stale_if_error ends now
+		for i := range 7 {
+			c.put(cacheKey{fmt.Sprintf("https://t%d.example", i), "h"}.key(), OriginAnswer{Allowed: true})
+		}
+		c.put(cacheKey{"https://new.example", "h"}.key(), OriginAnswer{Allowed: true})
+		if e, ok := c.lookup(old.key()); ok {
+			t.Fatalf("try %d: the answer past stale_if_error (stale %d, now %d) was kept and a fresh one evicted", try, e.stale, clock.now())
+		}
+		if a, _ := c.len(); a != 8 {
+			t.Fatalf("try %d: %d allowed entries, want 8", try, a)
+		}
+	}
+}
+
+// TestOriginCacheEvictionLooksAtEightEntries pins the bound on an
+// eviction's work: it looks at no more than 8 entries for one past its
+// stale_if_error, so that a put in a full cache of 10,000 costs what it
+// costs in a small one. With 9 entries and the only one past stale_if_error
+// sometimes last in the map's random order, that one must sometimes stay.
+func TestOriginCacheEvictionLooksAtEightEntries(t *testing.T) {
+	s := (*OriginCache)(nil).settings()
+	s.MaxEntries = 9
+	old := cacheKey{"https://old.example", "h"}
+	kept := 0
+	const tries = 2000
+	for range tries {
+		c, clock := newTestCache(s)
+		c.put(old.key(), OriginAnswer{Allowed: true, TTL: time.Second})
+		clock.advance(time.Second + s.StaleIfError + time.Minute)
+		for i := range 8 {
+			c.put(cacheKey{fmt.Sprintf("https://t%d.example", i), "h"}.key(), OriginAnswer{Allowed: true})
+		}
+		c.put(cacheKey{"https://new.example", "h"}.key(), OriginAnswer{Allowed: true})
+		if _, ok := c.lookup(old.key()); ok {
+			kept++
+		}
+	}
+	if kept == 0 {
+		t.Errorf("the one entry past stale_if_error was evicted in all %d tries: eviction looked at all 9 entries, want at most 8", tries)
+	}
+	if kept > tries/2 {
+		t.Errorf("the one entry past stale_if_error was kept in %d of %d tries: eviction missed it most of the time", kept, tries)
+	}
+	t.Logf("kept in %d of %d tries", kept, tries)
+}
+
 func TestOriginCacheHitAllocatesNothing(t *testing.T) {
 	longHost := strings.Repeat(strings.Repeat("a", 63)+".", 4)[:maxHostLen]
 	longOrigin := "https://" + longHost + ":65535"
@@ -292,8 +382,9 @@ func TestCoarseClockTicksWhileUsed(t *testing.T) {
 // in lower case, whatever the origin's length.
 func TestCacheKeySplitsBack(t *testing.T) {
 	for _, origin := range []string{"https://a.com", "https://" + strings.Repeat("a", 300)} {
-		o, h := splitKey(string(appendKey(nil, origin, "API.Example.com")))
-		if o != origin || h != "api.example.com" {
+		// A and Z are the ends of the range folded; @ and [ lie just outside it.
+		o, h := splitKey(string(appendKey(nil, origin, "API.Example-Z@[.com")))
+		if o != origin || h != "api.example-z@[.com" {
 			t.Errorf("splitKey(appendKey(%d-byte origin)) = %d-byte origin, host %q", len(origin), len(o), h)
 		}
 	}
