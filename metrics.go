@@ -56,15 +56,9 @@ func newDecisionCounters(ctx caddy.Context) (*decisionCounters, error) {
 		Name:      "cors_decisions_total",
 		Help:      "CORS requests by kind (preflight, actual; write, websocket for cross-origin protection's refusals) and result (allowed, or the part refused: origin, method, header, or bound for a preflight beyond the module's limits).",
 	}, []string{"kind", "result"})
-	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		// Every cors handler of a config shares the one collector.
-		if err := reg.Register(vec); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			vec = are.ExistingCollector.(*prometheus.CounterVec)
-		}
+	vec, err := registered(ctx, vec)
+	if err != nil {
+		return nil, err
 	}
 	d := new(decisionCounters)
 	for k := range numKinds {
@@ -97,14 +91,9 @@ func newReportCounters(ctx caddy.Context) (*reportCounters, error) {
 		Name:      "cors_report_only_total",
 		Help:      "Report-only mode: responses whose CORS headers differ from the policy's, by kind (preflight, actual; write, websocket: requests cross-origin protection would refuse) and difference.",
 	}, []string{"kind", "difference"})
-	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		if err := reg.Register(vec); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			vec = are.ExistingCollector.(*prometheus.CounterVec)
-		}
+	vec, err := registered(ctx, vec)
+	if err != nil {
+		return nil, err
 	}
 	rc := new(reportCounters)
 	for k := range numKinds {
@@ -122,4 +111,22 @@ func (rc *reportCounters) count(k decisionKind, d difference) {
 	if rc != nil {
 		rc.c[k][d].Inc()
 	}
+}
+
+// registered registers c in the config's metrics registry, or returns the
+// collector already registered in its place: every handler of a config
+// counts into one.
+func registered[C prometheus.Collector](ctx caddy.Context, c C) (C, error) {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }

@@ -1,7 +1,6 @@
 package cors
 
 import (
-	"errors"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -56,38 +55,17 @@ func newSourceMetrics(ctx caddy.Context) (*sourceCollectors, error) {
 			Buckets:   []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"source"}),
 	}
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return s, nil
-	}
 	var err error
-	if s.lookups, err = registered(reg, s.lookups); err != nil {
+	if s.lookups, err = registered(ctx, s.lookups); err != nil {
 		return nil, err
 	}
-	if s.cache, err = registered(reg, s.cache); err != nil {
+	if s.cache, err = registered(ctx, s.cache); err != nil {
 		return nil, err
 	}
-	if s.seconds, err = registered(reg, s.seconds); err != nil {
+	if s.seconds, err = registered(ctx, s.seconds); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// registered registers c, or returns the collector already registered in
-// its place: every handler of a config shares one.
-func registered[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return c, err
-		}
-		existing, ok := are.ExistingCollector.(C)
-		if !ok {
-			return c, err
-		}
-		return existing, nil
-	}
-	return c, nil
 }
 
 // sourceMetrics are the metrics of one source.
