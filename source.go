@@ -128,7 +128,7 @@ func (s *originSources) allowsOrigin(ctx context.Context, static *allowList, ori
 	}
 	var buf [maxKeyLen]byte
 	var key []byte
-	var fresh uint64 // bit i: asked source i has a fresh refusal
+	var fresh uint64 // bit i: asked source i has a fresh refusal (a source past the 64th is asked again: 1<<i is 0)
 	if len(s.asked) > 0 && len(origin) <= maxOriginLen {
 		if h, ok := questionHost(host); ok {
 			key = appendKey(buf[:0], origin, h)
@@ -141,9 +141,7 @@ func (s *originSources) allowsOrigin(ctx context.Context, static *allowList, ori
 				if allowed {
 					return true
 				}
-				if i < 64 {
-					fresh |= 1 << i
-				}
+				fresh |= 1 << i
 			}
 		}
 	}
@@ -161,7 +159,7 @@ func (s *originSources) allowsOrigin(ctx context.Context, static *allowList, ori
 	}
 	for i, a := range s.asked {
 		from := fromCache
-		if i >= 64 || fresh&(1<<i) == 0 {
+		if fresh&(1<<i) == 0 {
 			if allowed, from = a.allows(ctx, key); allowed {
 				return true
 			}

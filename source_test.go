@@ -508,3 +508,114 @@ func TestQuestionHost(t *testing.T) {
 		}
 	}
 }
+
+// TestACachedAllowSparesTheOtherSources pins the order of an origin
+// source's work: a fresh answer in any source's cache is used before any
+// source is asked, so that an origin one source allows costs no lookup of
+// another whose refusals are not cached.
+func TestACachedAllowSparesTheOtherSources(t *testing.T) {
+	refuser, refuserScript := scripted(t, func(string, string) (OriginAnswer, error) {
+		return OriginAnswer{NoStore: true}, nil
+	})
+	allower, allowerScript := scripted(t, allowOnly("https://b.com"))
+	h := provisioned(t, Handler{SourcesRaw: []json.RawMessage{refuser, allower}})
+	for i := range 3 {
+		if got := serve(h, "GET", "https://b.com").Header().Get("Access-Control-Allow-Origin"); got != "https://b.com" {
+			t.Fatalf("request %d: Access-Control-Allow-Origin %q", i, got)
+		}
+	}
+	if n := refuserScript.calls.Load(); n != 1 {
+		t.Errorf("the source that keeps no answer was asked %d times, want once: the other's cached allow was not used first", n)
+	}
+	if n := allowerScript.calls.Load(); n != 1 {
+		t.Errorf("the allowing source was asked %d times, want once", n)
+	}
+}
+
+// TestEverySourceIsAskedPastTheSixtyFourth pins that the bit set of fresh
+// refusals, 64 wide, costs the sources past the 64th nothing but a second
+// cache lookup: each is asked, its answer cached and used.
+func TestEverySourceIsAskedPastTheSixtyFourth(t *testing.T) {
+	const n = 70
+	var raws []json.RawMessage
+	var scripts []*sourceScript
+	for i := range n {
+		raw, sc := scripted(t, allowOnly(fmt.Sprintf("https://s%d.example", i)))
+		raws = append(raws, raw)
+		scripts = append(scripts, sc)
+	}
+	h := provisioned(t, Handler{SourcesRaw: raws})
+	for _, i := range []int{0, 63, 64, 69} {
+		o := fmt.Sprintf("https://s%d.example", i)
+		for try := range 2 {
+			if got := serve(h, "GET", o).Header().Get("Access-Control-Allow-Origin"); got != o {
+				t.Errorf("%s, request %d: Access-Control-Allow-Origin %q", o, try, got)
+			}
+		}
+	}
+	for try := range 2 {
+		if got := serve(h, "GET", "https://other.example").Header().Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("request %d: an origin no source allows got %q", try, got)
+		}
+	}
+	// Each source is asked once about each origin that reaches it, in
+	// order, and its cached answers serve the second requests.
+	for i, sc := range scripts {
+		want := int64(2) // s69 and other
+		switch {
+		case i == 0:
+			want = 5 // s0, s63, s64, s69, other
+		case i <= 63:
+			want = 4 // s63, s64, s69, other
+		case i == 64:
+			want = 3 // s64, s69, other
+		}
+		if got := sc.calls.Load(); got != want {
+			t.Errorf("source %d was asked %d times, want %d", i, got, want)
+		}
+	}
+}
+
+// TestSourceIsAskedAboutTheLongestOrigin pins the bound on questions: an
+// origin as long as one can be (a 64-byte scheme, a 253-byte host and a
+// port) is asked about; a longer one could not be well-formed.
+func TestSourceIsAskedAboutTheLongestOrigin(t *testing.T) {
+	longHost := strings.Repeat(strings.Repeat("a", 63)+".", 4)[:maxHostLen]
+	origin := strings.Repeat("s", maxSchemeLen) + "://" + longHost + ":65535"
+	if len(origin) != maxOriginLen {
+		t.Fatalf("the origin is %d bytes, want %d", len(origin), maxOriginLen)
+	}
+	raw, sc := scripted(t, allowOnly(origin))
+	h := provisioned(t, Handler{SourcesRaw: []json.RawMessage{raw}})
+	if got := serve(h, "GET", origin).Header().Get("Access-Control-Allow-Origin"); got != origin {
+		t.Errorf("Access-Control-Allow-Origin %.40q..., want the origin (asked %d times)", got, sc.calls.Load())
+	}
+}
+
+// TestSourceErrorsAreLoggedOnceAMinute pins the rate limit of a failing
+// source's error line to the nanosecond: a minute after the last line, the
+// next error is logged again.
+func TestSourceErrorsAreLoggedOnceAMinute(t *testing.T) {
+	core, logs := observer.New(zapcore.ErrorLevel)
+	log := zap.New(core)
+	clock := &fakeClock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	s := &sharedCache{cache: newOriginCache(cacheSettings{}, clock.now)}
+	for i, step := range []struct {
+		advance time.Duration
+		logged  bool
+	}{
+		{0, true},
+		{0, false},
+		{errorLogInterval - time.Nanosecond, false},
+		{time.Nanosecond, true},
+		{errorLogInterval, true},
+		{time.Nanosecond, false},
+	} {
+		clock.advance(step.advance)
+		before := logs.Len()
+		s.logError(log, "test", "https://a.com", "h", errors.New("connection refused"))
+		if logged := logs.Len() > before; logged != step.logged {
+			t.Errorf("error %d (after %v more): logged %v, want %v", i, step.advance, logged, step.logged)
+		}
+	}
+}
