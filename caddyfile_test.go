@@ -157,6 +157,12 @@ func TestCaddyfileErrors(t *testing.T) {
 			[]string{`report_only takes no value, not "yes": write report_only alone`, "Caddyfile:3"}},
 		{"ReportOnlyKeepsNormalErrors", "cors {\n\t\treport_only\n\t\tallow_credentials\n\t}",
 			[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
+		{"OriginSourceUnknown", "cors {\n\t\torigin_source nope\n\t}",
+			[]string{`unknown origin source "nope": write http, file or storage (or the name of a module in http.handlers.cors.origins)`, "Caddyfile:3"}},
+		{"OriginSourceMaxLookupsZero", "cors {\n\t\torigin_source http http://localhost:5555/ask {\n\t\t\tmax_lookups 0\n\t\t}\n\t}",
+			[]string{`max_lookups "0" is not a positive number: write e.g. max_lookups 64`, "Caddyfile:4"}},
+		{"OriginCacheMaxEntriesZero", "cors {\n\t\torigin_source http http://localhost:5555/ask\n\t\torigin_cache {\n\t\t\tmax_entries 0\n\t\t}\n\t}",
+			[]string{`max_entries "0" is not a positive number: write e.g. max_entries 10000`, "Caddyfile:5"}},
 		{"EveryErrorAtOnce", "cors https://a.com/ {\n\t\tmethods TRACE\n\t\tbogus\n\t}",
 			[]string{`write "https://a.com", at Caddyfile:2`, `"TRACE" is a method browsers never let a script send (Fetch forbids it): remove it, at Caddyfile:3`, `unknown subdirective "bogus"`}},
 	}
@@ -280,6 +286,12 @@ func TestAdaptWarningsAreLoggedOnce(t *testing.T) {
 			}
 			if _, ok := takeAdaptWarning(w); ok {
 				t.Error("a second load (a reload) takes the note again")
+			}
+			adaptWarnings.Lock()
+			_, left := adaptWarnings.pending[w.jsonString()]
+			adaptWarnings.Unlock()
+			if left {
+				t.Error("the note taken left an entry behind: a Caddy that adapts many configs would keep them all")
 			}
 		})
 	}

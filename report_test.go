@@ -41,6 +41,7 @@ func TestJudgeDifferences(t *testing.T) {
 		{"MissingVary", ans(acao, o), ans(acao, o), actual, finding{diff: diffVary}},
 		{"VaryStarCounts", ans(acao, o, vary, "*"), ans(acao, o), actual, finding{}},
 		{"StarWithCredentials", ans(acao, "*", "Access-Control-Allow-Credentials", "true"), ans(acao, o), actual, finding{diff: diffInvalid}},
+		{"VaryInAnotherSpellingCounts", ans(acao, o, "vary", "Origin"), ans(acao, o), actual, finding{}},
 		{"TwoOrigins", ans(acao, o, acao, o), ans(acao, o), actual, finding{diff: diffInvalid}},
 		{"TwoSpellings", ans(acao, o, "access-control-allow-origin", o), ans(acao, o), actual, finding{diff: diffInvalid}},
 		{"CommaList", ans(acao, o+", https://b.com"), ans(), actual, finding{diff: diffInvalid}},
@@ -66,6 +67,7 @@ func TestJudgeDifferences(t *testing.T) {
 		{"HeaderCaseDoesNotMatter", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "X-Token"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Allow-Headers", "x-token"), pf("PUT", "x-token"), finding{}},
 		{"MaxAgeDiffers", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "86400"), ans(acao, o, "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "600"), pf("PUT"), finding{diff: diffMaxAge}},
 		{"MaxAgeDefaultIsFive", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "5"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{}},
+		{"MaxAgeZeroIsNotTheDefault", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "0"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{diff: diffMaxAge}},
 		{"MaxAgeNotANumberIsFive", ans(acao, o, vary, "Origin", "Access-Control-Allow-Methods", "PUT", "Access-Control-Max-Age", "ten"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{}},
 		{"PreflightMissingVary", ans(acao, o, "Access-Control-Allow-Methods", "PUT"), ans(acao, o, "Access-Control-Allow-Methods", "PUT"), pf("PUT"), finding{diff: diffVary}},
 	}
@@ -110,6 +112,45 @@ func TestReportRateLimit(t *testing.T) {
 	rp.report(a, finding{diff: diffGrant}, &resp, &pol)
 	if n := logs.Len(); n != 4 {
 		t.Errorf("%d lines logged, want 4", n)
+	}
+}
+
+// TestReportRateLimitKeepsAtMost1024Keys pins the bound on the rate
+// limit's memory: within a minute, the first 1,024 distinct differences
+// are logged and later ones are not, so that a flood of made-up origins
+// neither grows the map nor floods the log.
+func TestReportRateLimitKeepsAtMost1024Keys(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	now := time.Unix(0, 0)
+	rp := &reporter{logger: zap.New(core), now: func() time.Time { return now }}
+	var resp, pol answer
+	for i := range maxReportKeys + 1 {
+		rp.report(&question{kind: kindActual, origin: fmt.Sprintf("https://%d.example", i)}, finding{diff: diffGrant}, &resp, &pol)
+	}
+	if n := logs.Len(); n != maxReportKeys {
+		t.Errorf("%d lines logged for %d distinct differences, want %d", n, maxReportKeys+1, maxReportKeys)
+	}
+	if n := len(rp.seen); n != maxReportKeys {
+		t.Errorf("%d keys kept, want %d", n, maxReportKeys)
+	}
+}
+
+// TestExposable pins which response headers exposing could matter to a
+// script: not Set-Cookie, and none of the protocol's own headers.
+func TestExposable(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Total":                      true,
+		"Content-Length":               true,
+		"Set-Cookie":                   false,
+		"set-cookie2":                  false,
+		"Access-Control-Allow-Origin":  false,
+		"access-control-":              false, // the prefix alone
+		"Access-Control":               true,  // one byte short of it
+		"Access-Controls-Allow-Origin": true,
+	} {
+		if got := exposable(name); got != want {
+			t.Errorf("exposable(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
 

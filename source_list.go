@@ -352,7 +352,7 @@ func parseOriginList(content []byte, where string, credentials bool) (*allowList
 	if len(c.problems) == 0 {
 		return list, warnings, nil
 	}
-	errs := make([]error, 0, min(len(c.problems), maxListProblems)+1)
+	var errs []error
 	for _, p := range c.problems[:min(len(c.problems), maxListProblems)] {
 		errs = append(errs, errors.New(at(p)))
 	}

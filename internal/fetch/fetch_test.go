@@ -171,6 +171,22 @@ func TestParseTokenListReadsAsBrowsers(t *testing.T) {
 	}
 }
 
+func TestNextElement(t *testing.T) {
+	for _, tc := range []struct {
+		list, elem, rest string
+	}{
+		{"GET, PUT", "GET", " PUT"},
+		{",PUT", "", "PUT"},
+		{" \tGET \t,", "GET", ""},
+		{"GET", "GET", ""},
+		{"", "", ""},
+	} {
+		if elem, rest := NextElement(tc.list); elem != tc.elem || rest != tc.rest {
+			t.Errorf("NextElement(%q) = %q, %q; want %q, %q", tc.list, elem, rest, tc.elem, tc.rest)
+		}
+	}
+}
+
 func TestListContains(t *testing.T) {
 	for _, tc := range []struct {
 		lines []string
