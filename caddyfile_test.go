@@ -62,112 +62,114 @@ func TestCaddyfileAdapt(t *testing.T) {
 	}
 }
 
-// TestCaddyfileErrors pins that each mistake fails `caddy adapt` and a real
-// Caddy's config load with the file, the line, the bad token and what to
-// write instead.
+// caddyfileErrors are mistakes and what their errors must say: the file,
+// the line, the bad token and what to write instead.
+var caddyfileErrors = []struct {
+	name  string
+	block string // the cors directive, starting on line 2 of the site
+	want  []string
+}{
+	{"UnknownSubdirective", "cors {\n\t\torigin https://a.com\n\t}",
+		[]string{`unknown subdirective "origin": did you mean origins? write one of origins,`, "Caddyfile:3"}},
+	{"ListWithoutValues", "cors {\n\t\tmethods\n\t}",
+		[]string{"methods needs at least one value, e.g. methods GET POST PUT DELETE", "Caddyfile:3"}},
+	{"SingleValuedTwice", "cors https://a.com {\n\t\tmax_age 1m\n\t\tmax_age 2m\n\t}",
+		[]string{"max_age is given twice: keep one", "Caddyfile:4"}},
+	{"FlagTwice", "cors https://a.com {\n\t\tpreflight_passthrough\n\t\tpreflight_passthrough\n\t}",
+		[]string{"preflight_passthrough is given twice", "Caddyfile:4"}},
+	{"FlagWithValue", "cors https://a.com {\n\t\tallow_private_network yes\n\t}",
+		[]string{`allow_private_network takes no value, not "yes"`, "Caddyfile:3"}},
+	{"ProtectionTwice", "cors https://a.com {\n\t\tcross_origin_protection\n\t\tcross_origin_protection\n\t}",
+		[]string{"cross_origin_protection is given twice: keep one", "Caddyfile:4"}},
+	{"ProtectionWithValue", "cors https://a.com {\n\t\tcross_origin_protection on\n\t}",
+		[]string{`cross_origin_protection takes no value, not "on": write cross_origin_protection alone`, "Caddyfile:3"}},
+	{"ProtectionWithAnyOriginAtItsLine", "cors {\n\t\tmethods GET POST\n\t\tcross_origin_protection\n\t}",
+		[]string{"cross_origin_protection: cross_origin_protection trusts the origins the policy allows, and origins allows any origin, so it would refuse nothing", "Caddyfile:4"}},
+	{"CredentialsWithBadValue", "cors https://a.com {\n\t\tallow_credentials yes\n\t}",
+		[]string{`allow_credentials takes no value, or true or false, not "yes"`, "Caddyfile:3"}},
+	{"MaxAgeNotADuration", "cors {\n\t\tmax_age soon\n\t}",
+		[]string{`max_age "soon"`, "write a duration such as 10m", "Caddyfile:3"}},
+	{"MaxAgeNegative", "cors {\n\t\tmax_age -5\n\t}",
+		[]string{`max_age "-5" is negative`, "Caddyfile:3"}},
+	{"MaxAgeFractional", "cors {\n\t\tmax_age 1.5s\n\t}",
+		[]string{`max_age "1.5s" is not whole seconds`, "write e.g. max_age 2s", "Caddyfile:3"}},
+	{"MaxAgeQuotesTokenAsWritten", "cors {\n\t\tmax_age 1500ms\n\t}",
+		[]string{`max_age "1500ms" is not whole seconds`, "Caddyfile:3"}},
+	{"MaxAgeNamesExtraValue", "cors {\n\t\tmax_age 10m 20m\n\t}",
+		[]string{`max_age takes one duration, e.g. max_age 10m or max_age 600 (seconds), not "10m 20m": remove "20m"`, "Caddyfile:3"}},
+	{"MaxAgeTwoValues", "cors {\n\t\tmax_age 1 2\n\t}",
+		[]string{"max_age takes one duration", "Caddyfile:3"}},
+	{"PreflightStatusNotOK", "cors {\n\t\tpreflight_status 301\n\t}",
+		[]string{"preflight_status: 301 is not a 2xx status", "write 204 or 200", "Caddyfile:3"}},
+	{"PreflightStatusNotANumber", "cors {\n\t\tpreflight_status ok\n\t}",
+		[]string{`preflight_status takes a status code, not "ok": write e.g. preflight_status 204`, "Caddyfile:3"}},
+	{"PreflightStatusQuotesToken", "cors {\n\t\tpreflight_status abc\n\t}",
+		[]string{`not "abc"`, "Caddyfile:3"}},
+	{"CommaSeparatedOriginsOnDirectiveLine", "cors \"https://a.com, https://b.com\"",
+		[]string{`origins: "https://a.com, https://b.com" is a list: separate the values with spaces, not commas`, "write origins https://a.com https://b.com", "Caddyfile:2"}},
+	{"CommaSeparatedMethods", "cors https://a.com {\n\t\tmethods GET,PUT\n\t}",
+		[]string{`methods: "GET,PUT" is a list: separate the values with spaces`, "write methods GET PUT", "Caddyfile:3"}},
+	{"CommaSeparatedHeaders", "cors https://a.com {\n\t\tallowed_headers \"X-A, X-B\"\n\t}",
+		[]string{`allowed_headers: "X-A, X-B" is a list`, "write allowed_headers X-A X-B", "Caddyfile:3"}},
+	{"LowerCaseDeleteShowsUpperCase", "cors https://a.com {\n\t\tmethods get patch\n\t\tmethods delete\n\t}",
+		[]string{`methods: "get" never matches: browsers send GET in upper case whatever the script wrote: write GET, at Caddyfile:3`, `methods: "delete" never matches: browsers send DELETE in upper case whatever the script wrote: write DELETE, at Caddyfile:4`}},
+	{"RegexpMatchingAnyOriginWithCredentials", "cors {\n\t\torigin_regexp .*\n\t\tallow_credentials\n\t}",
+		[]string{`origin_regexp: ".*" matches "https://`, `.invalid", an origin anybody can own, and allow_credentials would let it read with your users' cookies`, "Caddyfile:3"}},
+	{"RegexpWithUnescapedDotWithCredentials", "cors {\n\t\torigin_regexp https://(www.)?example.com\n\t\tallow_credentials\n\t}",
+		[]string{`origin_regexp: "https://(www.)?example.com" matches "https://examplexcom"`, "escape every dot", "Caddyfile:3"}},
+	{"BadRegexpShowsUsersRegexp", "cors {\n\t\torigin_regexp [unclosed)\n\t}",
+		[]string{`origin_regexp: "[unclosed)" is not an RE2 regular expression: missing closing ]`, "Caddyfile:3"}},
+	{"NullWithCredentialsNamesBoth", "cors https://a.com null {\n\t\tallow_credentials\n\t}",
+		[]string{`"null" cannot be allowed with allow_credentials`, `remove "null" or allow_credentials`, "Caddyfile:2"}},
+	{"StarWithCredentialsAtDirective", "cors {\n\t\torigins *\n\t\tallow_credentials\n\t}",
+		[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
+	{"NoOriginWithCredentialsAtDirective", "cors {\n\t\tallow_credentials\n\t}",
+		[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
+	{"OriginWithPathAtItsLine", "cors {\n\t\torigins https://a.com\n\t\torigins https://b.com/api\n\t}",
+		[]string{`"https://b.com/api": an origin has no path, query or fragment; write "https://b.com"`, "Caddyfile:4"}},
+	{"OriginOnDirectiveLine", "cors https://a.com/",
+		[]string{`write "https://a.com"`, "Caddyfile:2"}},
+	{"StarBesideOrigins", "cors {\n\t\torigins * https://a.com\n\t}",
+		[]string{`"*" already allows every origin`, "Caddyfile:3"}},
+	{"ForbiddenMethod", "cors {\n\t\tmethods GET TRACE\n\t}",
+		[]string{`methods: "TRACE" is a method browsers never let a script send`, "Caddyfile:3"}},
+	{"ForbiddenHeader", "cors {\n\t\tallowed_headers Content-Type\n\t\tallowed_headers Cookie\n\t}",
+		[]string{`allowed_headers: "Cookie" is a header browsers never let a script set`, "Caddyfile:4"}},
+	{"ExposedSetCookie", "cors {\n\t\texposed_headers Set-Cookie\n\t}",
+		[]string{`exposed_headers: "Set-Cookie" is never exposed`, "Caddyfile:3"}},
+	{"ExposedStarWithCredentials", "cors https://a.com {\n\t\texposed_headers *\n\t\tallow_credentials\n\t}",
+		[]string{`exposed_headers: "*" exposes nothing with allow_credentials`, "list the headers by name, or remove allow_credentials", "Caddyfile:3"}},
+	{"PublicSuffixWithCredentials", "cors https://*.github.io {\n\t\tallow_credentials\n\t}",
+		[]string{`"https://*.github.io" with allow_credentials hands your users' sessions to every owner of a site under the public suffix "github.io"`, "or remove allow_credentials", "Caddyfile:2"}},
+	{"PrivateNetworkWithAnyOriginAtSubdirective", "cors {\n\t\tallow_private_network\n\t}",
+		[]string{"allow_private_network: private network access needs explicit origins", "Caddyfile:3"}},
+	{"BadRegexp", "cors {\n\t\torigin_regexp https://(a\n\t}",
+		[]string{`origin_regexp: "https://(a" is not an RE2 regular expression: missing closing )`, "Caddyfile:3"}},
+	{"FileOrigin", "cors file://",
+		[]string{`"file://": browsers send the origin of file:// pages as "null"`, "Caddyfile:2"}},
+	{"ReportOnlyWithPassthrough", "cors https://a.com {\n\t\tpreflight_passthrough\n\t\treport_only\n\t}",
+		[]string{"report_only: report_only already passes every preflight on untouched", "remove preflight_passthrough", "Caddyfile:4"}},
+	{"ReportOnlyWithPreflightStatus", "cors https://a.com {\n\t\treport_only\n\t\tpreflight_status 200\n\t}",
+		[]string{"report_only: report_only never answers a preflight, so preflight_status 200 would never be used", "Caddyfile:3"}},
+	{"ReportOnlyWithValue", "cors https://a.com {\n\t\treport_only yes\n\t}",
+		[]string{`report_only takes no value, not "yes": write report_only alone`, "Caddyfile:3"}},
+	{"ReportOnlyKeepsNormalErrors", "cors {\n\t\treport_only\n\t\tallow_credentials\n\t}",
+		[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
+	{"OriginSourceUnknown", "cors {\n\t\torigin_source nope\n\t}",
+		[]string{`unknown origin source "nope": write http, file or storage (or the name of a module in http.handlers.cors.origins)`, "Caddyfile:3"}},
+	{"OriginSourceMaxLookupsZero", "cors {\n\t\torigin_source http http://localhost:5555/ask {\n\t\t\tmax_lookups 0\n\t\t}\n\t}",
+		[]string{`max_lookups "0" is not a positive number: write e.g. max_lookups 64`, "Caddyfile:4"}},
+	{"OriginCacheMaxEntriesZero", "cors {\n\t\torigin_source http http://localhost:5555/ask\n\t\torigin_cache {\n\t\t\tmax_entries 0\n\t\t}\n\t}",
+		[]string{`max_entries "0" is not a positive number: write e.g. max_entries 10000`, "Caddyfile:5"}},
+	{"EveryErrorAtOnce", "cors https://a.com/ {\n\t\tmethods TRACE\n\t\tbogus\n\t}",
+		[]string{`write "https://a.com", at Caddyfile:2`, `"TRACE" is a method browsers never let a script send (Fetch forbids it): remove it, at Caddyfile:3`, `unknown subdirective "bogus"`}},
+}
+
+// TestCaddyfileErrors pins that each mistake fails `caddy adapt` with the
+// error caddyfileErrors gives.
 func TestCaddyfileErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		block string // the cors directive, starting on line 2 of the site
-		want  []string
-	}{
-		{"UnknownSubdirective", "cors {\n\t\torigin https://a.com\n\t}",
-			[]string{`unknown subdirective "origin": did you mean origins? write one of origins,`, "Caddyfile:3"}},
-		{"ListWithoutValues", "cors {\n\t\tmethods\n\t}",
-			[]string{"methods needs at least one value, e.g. methods GET POST PUT DELETE", "Caddyfile:3"}},
-		{"SingleValuedTwice", "cors https://a.com {\n\t\tmax_age 1m\n\t\tmax_age 2m\n\t}",
-			[]string{"max_age is given twice: keep one", "Caddyfile:4"}},
-		{"FlagTwice", "cors https://a.com {\n\t\tpreflight_passthrough\n\t\tpreflight_passthrough\n\t}",
-			[]string{"preflight_passthrough is given twice", "Caddyfile:4"}},
-		{"FlagWithValue", "cors https://a.com {\n\t\tallow_private_network yes\n\t}",
-			[]string{`allow_private_network takes no value, not "yes"`, "Caddyfile:3"}},
-		{"ProtectionTwice", "cors https://a.com {\n\t\tcross_origin_protection\n\t\tcross_origin_protection\n\t}",
-			[]string{"cross_origin_protection is given twice: keep one", "Caddyfile:4"}},
-		{"ProtectionWithValue", "cors https://a.com {\n\t\tcross_origin_protection on\n\t}",
-			[]string{`cross_origin_protection takes no value, not "on": write cross_origin_protection alone`, "Caddyfile:3"}},
-		{"ProtectionWithAnyOriginAtItsLine", "cors {\n\t\tmethods GET POST\n\t\tcross_origin_protection\n\t}",
-			[]string{"cross_origin_protection: cross_origin_protection trusts the origins the policy allows, and origins allows any origin, so it would refuse nothing", "Caddyfile:4"}},
-		{"CredentialsWithBadValue", "cors https://a.com {\n\t\tallow_credentials yes\n\t}",
-			[]string{`allow_credentials takes no value, or true or false, not "yes"`, "Caddyfile:3"}},
-		{"MaxAgeNotADuration", "cors {\n\t\tmax_age soon\n\t}",
-			[]string{`max_age "soon"`, "write a duration such as 10m", "Caddyfile:3"}},
-		{"MaxAgeNegative", "cors {\n\t\tmax_age -5\n\t}",
-			[]string{`max_age "-5" is negative`, "Caddyfile:3"}},
-		{"MaxAgeFractional", "cors {\n\t\tmax_age 1.5s\n\t}",
-			[]string{`max_age "1.5s" is not whole seconds`, "write e.g. max_age 2s", "Caddyfile:3"}},
-		{"MaxAgeQuotesTokenAsWritten", "cors {\n\t\tmax_age 1500ms\n\t}",
-			[]string{`max_age "1500ms" is not whole seconds`, "Caddyfile:3"}},
-		{"MaxAgeNamesExtraValue", "cors {\n\t\tmax_age 10m 20m\n\t}",
-			[]string{`max_age takes one duration, e.g. max_age 10m or max_age 600 (seconds), not "10m 20m": remove "20m"`, "Caddyfile:3"}},
-		{"MaxAgeTwoValues", "cors {\n\t\tmax_age 1 2\n\t}",
-			[]string{"max_age takes one duration", "Caddyfile:3"}},
-		{"PreflightStatusNotOK", "cors {\n\t\tpreflight_status 301\n\t}",
-			[]string{"preflight_status: 301 is not a 2xx status", "write 204 or 200", "Caddyfile:3"}},
-		{"PreflightStatusNotANumber", "cors {\n\t\tpreflight_status ok\n\t}",
-			[]string{`preflight_status takes a status code, not "ok": write e.g. preflight_status 204`, "Caddyfile:3"}},
-		{"PreflightStatusQuotesToken", "cors {\n\t\tpreflight_status abc\n\t}",
-			[]string{`not "abc"`, "Caddyfile:3"}},
-		{"CommaSeparatedOriginsOnDirectiveLine", "cors \"https://a.com, https://b.com\"",
-			[]string{`origins: "https://a.com, https://b.com" is a list: separate the values with spaces, not commas`, "write origins https://a.com https://b.com", "Caddyfile:2"}},
-		{"CommaSeparatedMethods", "cors https://a.com {\n\t\tmethods GET,PUT\n\t}",
-			[]string{`methods: "GET,PUT" is a list: separate the values with spaces`, "write methods GET PUT", "Caddyfile:3"}},
-		{"CommaSeparatedHeaders", "cors https://a.com {\n\t\tallowed_headers \"X-A, X-B\"\n\t}",
-			[]string{`allowed_headers: "X-A, X-B" is a list`, "write allowed_headers X-A X-B", "Caddyfile:3"}},
-		{"LowerCaseDeleteShowsUpperCase", "cors https://a.com {\n\t\tmethods get patch\n\t\tmethods delete\n\t}",
-			[]string{`methods: "get" never matches: browsers send GET in upper case whatever the script wrote: write GET, at Caddyfile:3`, `methods: "delete" never matches: browsers send DELETE in upper case whatever the script wrote: write DELETE, at Caddyfile:4`}},
-		{"RegexpMatchingAnyOriginWithCredentials", "cors {\n\t\torigin_regexp .*\n\t\tallow_credentials\n\t}",
-			[]string{`origin_regexp: ".*" matches "https://`, `.invalid", an origin anybody can own, and allow_credentials would let it read with your users' cookies`, "Caddyfile:3"}},
-		{"RegexpWithUnescapedDotWithCredentials", "cors {\n\t\torigin_regexp https://(www.)?example.com\n\t\tallow_credentials\n\t}",
-			[]string{`origin_regexp: "https://(www.)?example.com" matches "https://examplexcom"`, "escape every dot", "Caddyfile:3"}},
-		{"BadRegexpShowsUsersRegexp", "cors {\n\t\torigin_regexp [unclosed)\n\t}",
-			[]string{`origin_regexp: "[unclosed)" is not an RE2 regular expression: missing closing ]`, "Caddyfile:3"}},
-		{"NullWithCredentialsNamesBoth", "cors https://a.com null {\n\t\tallow_credentials\n\t}",
-			[]string{`"null" cannot be allowed with allow_credentials`, `remove "null" or allow_credentials`, "Caddyfile:2"}},
-		{"StarWithCredentialsAtDirective", "cors {\n\t\torigins *\n\t\tallow_credentials\n\t}",
-			[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
-		{"NoOriginWithCredentialsAtDirective", "cors {\n\t\tallow_credentials\n\t}",
-			[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
-		{"OriginWithPathAtItsLine", "cors {\n\t\torigins https://a.com\n\t\torigins https://b.com/api\n\t}",
-			[]string{`"https://b.com/api": an origin has no path, query or fragment; write "https://b.com"`, "Caddyfile:4"}},
-		{"OriginOnDirectiveLine", "cors https://a.com/",
-			[]string{`write "https://a.com"`, "Caddyfile:2"}},
-		{"StarBesideOrigins", "cors {\n\t\torigins * https://a.com\n\t}",
-			[]string{`"*" already allows every origin`, "Caddyfile:3"}},
-		{"ForbiddenMethod", "cors {\n\t\tmethods GET TRACE\n\t}",
-			[]string{`methods: "TRACE" is a method browsers never let a script send`, "Caddyfile:3"}},
-		{"ForbiddenHeader", "cors {\n\t\tallowed_headers Content-Type\n\t\tallowed_headers Cookie\n\t}",
-			[]string{`allowed_headers: "Cookie" is a header browsers never let a script set`, "Caddyfile:4"}},
-		{"ExposedSetCookie", "cors {\n\t\texposed_headers Set-Cookie\n\t}",
-			[]string{`exposed_headers: "Set-Cookie" is never exposed`, "Caddyfile:3"}},
-		{"ExposedStarWithCredentials", "cors https://a.com {\n\t\texposed_headers *\n\t\tallow_credentials\n\t}",
-			[]string{`exposed_headers: "*" exposes nothing with allow_credentials`, "list the headers by name, or remove allow_credentials", "Caddyfile:3"}},
-		{"PublicSuffixWithCredentials", "cors https://*.github.io {\n\t\tallow_credentials\n\t}",
-			[]string{`"https://*.github.io" with allow_credentials hands your users' sessions to every owner of a site under the public suffix "github.io"`, "or remove allow_credentials", "Caddyfile:2"}},
-		{"PrivateNetworkWithAnyOriginAtSubdirective", "cors {\n\t\tallow_private_network\n\t}",
-			[]string{"allow_private_network: private network access needs explicit origins", "Caddyfile:3"}},
-		{"BadRegexp", "cors {\n\t\torigin_regexp https://(a\n\t}",
-			[]string{`origin_regexp: "https://(a" is not an RE2 regular expression: missing closing )`, "Caddyfile:3"}},
-		{"FileOrigin", "cors file://",
-			[]string{`"file://": browsers send the origin of file:// pages as "null"`, "Caddyfile:2"}},
-		{"ReportOnlyWithPassthrough", "cors https://a.com {\n\t\tpreflight_passthrough\n\t\treport_only\n\t}",
-			[]string{"report_only: report_only already passes every preflight on untouched", "remove preflight_passthrough", "Caddyfile:4"}},
-		{"ReportOnlyWithPreflightStatus", "cors https://a.com {\n\t\treport_only\n\t\tpreflight_status 200\n\t}",
-			[]string{"report_only: report_only never answers a preflight, so preflight_status 200 would never be used", "Caddyfile:3"}},
-		{"ReportOnlyWithValue", "cors https://a.com {\n\t\treport_only yes\n\t}",
-			[]string{`report_only takes no value, not "yes": write report_only alone`, "Caddyfile:3"}},
-		{"ReportOnlyKeepsNormalErrors", "cors {\n\t\treport_only\n\t\tallow_credentials\n\t}",
-			[]string{"allow_credentials: credentials need explicit origins", "Caddyfile:2"}},
-		{"OriginSourceUnknown", "cors {\n\t\torigin_source nope\n\t}",
-			[]string{`unknown origin source "nope": write http, file or storage (or the name of a module in http.handlers.cors.origins)`, "Caddyfile:3"}},
-		{"OriginSourceMaxLookupsZero", "cors {\n\t\torigin_source http http://localhost:5555/ask {\n\t\t\tmax_lookups 0\n\t\t}\n\t}",
-			[]string{`max_lookups "0" is not a positive number: write e.g. max_lookups 64`, "Caddyfile:4"}},
-		{"OriginCacheMaxEntriesZero", "cors {\n\t\torigin_source http http://localhost:5555/ask\n\t\torigin_cache {\n\t\t\tmax_entries 0\n\t\t}\n\t}",
-			[]string{`max_entries "0" is not a positive number: write e.g. max_entries 10000`, "Caddyfile:5"}},
-		{"EveryErrorAtOnce", "cors https://a.com/ {\n\t\tmethods TRACE\n\t\tbogus\n\t}",
-			[]string{`write "https://a.com", at Caddyfile:2`, `"TRACE" is a method browsers never let a script send (Fetch forbids it): remove it, at Caddyfile:3`, `unknown subdirective "bogus"`}},
-	}
 	adapter := caddyconfig.GetAdapter("caddyfile")
-	for _, tt := range tests {
+	for _, tt := range caddyfileErrors {
 		t.Run(tt.name, func(t *testing.T) {
 			input := ":80 {\n\t" + tt.block + "\n}\n"
 			_, _, err := adapter.Adapt([]byte(input), nil)
@@ -179,8 +181,17 @@ func TestCaddyfileErrors(t *testing.T) {
 					t.Errorf("error does not contain %q:\n%v", want, err)
 				}
 			}
-			// The same through a real Caddy's admin API, which answers
-			// with the error in JSON, after the global options block.
+		})
+	}
+}
+
+// TestIntegrationCaddyfileErrors pins the same errors through a real
+// Caddy's config load: its admin API answers with the error in JSON, the
+// lines counted after the global options block.
+func TestIntegrationCaddyfileErrors(t *testing.T) {
+	for _, tt := range caddyfileErrors {
+		t.Run(tt.name, func(t *testing.T) {
+			input := ":80 {\n\t" + tt.block + "\n}\n"
 			offset := strings.Count(caddyGlobals, "\n")
 			for _, want := range tt.want {
 				want = lineRE.ReplaceAllStringFunc(want, func(at string) string {
