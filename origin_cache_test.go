@@ -31,6 +31,8 @@ func newTestCache(s cacheSettings) (*originCache, *fakeClock) {
 	return newOriginCache(s, clock.now), clock
 }
 
+// TestOriginCacheSettingsFillDefaults pins that a setting left at zero
+// takes its default and any positive one is kept, down to the smallest.
 func TestOriginCacheSettingsFillDefaults(t *testing.T) {
 	defaults := cacheSettings{defaultAllowTTL, defaultDenyTTL, defaultStaleIfError, defaultMaxEntries}
 	tests := []struct {
@@ -188,8 +190,6 @@ func TestOriginCacheFullOfAllowed(t *testing.T) {
 	}
 }
 
-// TestOriginCacheHitAllocatesNothing pins the cost of the hit path, for
-// the longest origin and host that can be asked about too.
 // TestOriginCacheEvictsAnAnswerPastStaleFirst pins which allowed answer
 // makes room in a cache full of them: one that can no longer serve, even
 // as a stale answer, from the moment its stale_if_error ends. Which entry
@@ -247,6 +247,8 @@ func TestOriginCacheEvictionLooksAtEightEntries(t *testing.T) {
 	t.Logf("kept in %d of %d tries", kept, tries)
 }
 
+// TestOriginCacheHitAllocatesNothing pins the cost of the hit path, for
+// the longest origin and host that can be asked about too.
 func TestOriginCacheHitAllocatesNothing(t *testing.T) {
 	longHost := strings.Repeat(strings.Repeat("a", 63)+".", 4)[:maxHostLen]
 	longOrigin := "https://" + longHost + ":65535"

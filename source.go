@@ -128,7 +128,9 @@ func (s *originSources) allowsOrigin(ctx context.Context, static *allowList, ori
 	}
 	var buf [maxKeyLen]byte
 	var key []byte
-	var fresh uint64 // bit i: asked source i has a fresh refusal (a source past the 64th is asked again: 1<<i is 0)
+	// Bit i: asked source i has a fresh refusal. For a source past the
+	// 64th, 1<<i is 0: its bit is never set, and it is asked again.
+	var fresh uint64
 	if len(s.asked) > 0 && len(origin) <= maxOriginLen {
 		if h, ok := questionHost(host); ok {
 			key = appendKey(buf[:0], origin, h)

@@ -171,6 +171,8 @@ func TestParseTokenListReadsAsBrowsers(t *testing.T) {
 	}
 }
 
+// TestNextElement pins how a request's list is split: at the first comma,
+// even the very first byte, with the white space around the element gone.
 func TestNextElement(t *testing.T) {
 	for _, tc := range []struct {
 		list, elem, rest string
