@@ -45,7 +45,7 @@ func regexpProbes(expr string) []string {
 			}
 		}
 	}
-	probes := make([]string, 0, 2*len(hosts))
+	var probes []string
 	for _, scheme := range []string{"https://", "http://"} {
 		for _, h := range hosts {
 			probes = append(probes, scheme+h)

@@ -2,6 +2,7 @@ package cors
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,6 +80,26 @@ func TestRegexpProbeVerdicts(t *testing.T) {
 			if credentials && (len(problems) != 1 || len(warnings) != 0) || !credentials && (len(problems) != 0 || len(warnings) != 1) {
 				t.Errorf("%q credentials=%v: problems %v, warnings %v", expr, credentials, problems, warnings)
 			}
+		}
+	}
+}
+
+// TestRegexpDomains pins the domain names the probes are built from: each
+// name in lower case, and each group of alternatives read once per
+// alternative, the nth name taking the nth of every group (or its last).
+func TestRegexpDomains(t *testing.T) {
+	for _, tt := range []struct {
+		expr string
+		want []string
+	}{
+		{`https://example\.com`, []string{"example.com"}},
+		{`https://([a-z0-9-]+\.)*Example\.COM`, []string{"example.com"}},
+		{`https://(www|api)\.example\.(com|org|net)`, []string{"www.example.com", "api.example.org", "api.example.net"}},
+		{`https://app\.example\.(com|org)|https://example\.com`, []string{"app.example.com", "example.com", "app.example.org"}},
+		{`.*`, nil},
+	} {
+		if got := regexpDomains(tt.expr); !slices.Equal(got, tt.want) {
+			t.Errorf("regexpDomains(%s) = %q, want %q", tt.expr, got, tt.want)
 		}
 	}
 }
