@@ -49,9 +49,9 @@ func TestCheckCommandMapsVerdictsToExitErrors(t *testing.T) {
 	}{
 		{"allowed returns nil", []string{"check", srv.URL + "/open", "--origin", checkPageOrigin}, func(err error) bool { return err == nil }},
 		{"blocked returns the silent blocked error", []string{"check", srv.URL + "/closed", "--origin", checkPageOrigin}, func(err error) bool { return errors.Is(err, errBlocked) }},
-		{"usage error carries status 2", []string{"check", srv.URL}, isExit2},
+		{"usage error carries status 2 and says what is missing", []string{"check", srv.URL}, exit2Saying("missing --origin")},
 		{"unknown flag carries status 2", []string{"check", srv.URL, "--origin", checkPageOrigin, "--bogus"}, isExit2},
-		{"two URLs carry status 2", []string{"check", srv.URL, srv.URL, "--origin", checkPageOrigin}, isExit2},
+		{"two URLs carry status 2 and say so", []string{"check", srv.URL, srv.URL, "--origin", checkPageOrigin}, exit2Saying("one URL only")},
 		{"an unknown browser carries status 2", []string{"check", srv.URL + "/open", "--origin", checkPageOrigin, "--browser", "opera"}, isExit2},
 		{"blocked for firefox returns the silent blocked error", []string{"check", srv.URL + "/closed", "--origin", checkPageOrigin, "--browser", "firefox"}, func(err error) bool { return errors.Is(err, errBlocked) }},
 	} {
@@ -73,6 +73,12 @@ func TestCheckCommandMapsVerdictsToExitErrors(t *testing.T) {
 // with its status, here 2.
 func isExit2(err error) bool {
 	return err != nil && fmt.Sprintf("%T", err) == "*caddycmd.exitError" && !errors.Is(err, errBlocked)
+}
+
+// exit2Saying recognizes an exit error of status 2 whose message has msg:
+// the reason reaches the user, not just the status.
+func exit2Saying(msg string) func(error) bool {
+	return func(err error) bool { return isExit2(err) && strings.Contains(err.Error(), msg) }
 }
 
 // moduleServer serves the cors handler configured by a Caddyfile
