@@ -7,46 +7,33 @@ import (
 	"testing"
 )
 
-// TestURLOriginDropsOnlyTheSchemesDefaultPort pins the origin a URL
-// serializes to: the host in lower case, IPv6 in brackets, and the port
-// unless it is the default of the URL's own scheme.
-func TestURLOriginDropsOnlyTheSchemesDefaultPort(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://A.example:80/x":   "http://a.example",
-		"https://a.example:443/":  "https://a.example",
-		"http://a.example:443":    "http://a.example:443",
-		"https://a.example:80":    "https://a.example:80",
-		"https://a.example:8443":  "https://a.example:8443",
-		"http://[::1]:8080/":      "http://[::1]:8080",
-		"http://[::1]:80/":        "http://[::1]",
-		"https://a.example/p?q#f": "https://a.example",
+// TestURLOriginAndString pins the two ways a URL is printed. Its origin:
+// the host in lower case, IPv6 in brackets, and the port unless it is the
+// default of the URL's own scheme. Its console form, as Chromium prints
+// it: a lower-case host, at least "/" as the path, no fragment.
+func TestURLOriginAndString(t *testing.T) {
+	for _, tc := range []struct {
+		url, origin, str string
+	}{
+		{"http://A.example:80", "http://a.example", "http://a.example:80/"},
+		{"https://a.example:443/", "https://a.example", "https://a.example:443/"},
+		{"http://a.example:443", "http://a.example:443", "http://a.example:443/"},
+		{"https://a.example:80", "https://a.example:80", "https://a.example:80/"},
+		{"https://a.example:8443#", "https://a.example:8443", "https://a.example:8443/"},
+		{"http://[::1]:8080/", "http://[::1]:8080", "http://[::1]:8080/"},
+		{"http://[::1]:80/", "http://[::1]", "http://[::1]:80/"},
+		{"http://a.example/p?q#f", "http://a.example", "http://a.example/p?q"},
+		{"http://a.example/a%2Fb", "http://a.example", "http://a.example/a%2Fb"},
 	} {
-		u, err := url.Parse(in)
+		u, err := url.Parse(tc.url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := urlOrigin(u); got != want {
-			t.Errorf("urlOrigin(%s) = %s, want %s", in, got, want)
+		if got := urlOrigin(u); got != tc.origin {
+			t.Errorf("urlOrigin(%s) = %s, want %s", tc.url, got, tc.origin)
 		}
-	}
-}
-
-// TestURLStringPrintsAsChromium pins the URL in console lines: a
-// lower-case host, at least "/" as the path, no fragment.
-func TestURLStringPrintsAsChromium(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://A.example":        "http://a.example/",
-		"http://a.example/p":      "http://a.example/p",
-		"http://a.example/p?q#f":  "http://a.example/p?q",
-		"http://a.example/a%2Fb":  "http://a.example/a%2Fb",
-		"https://a.example:8443#": "https://a.example:8443/",
-	} {
-		u, err := url.Parse(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := urlString(u); got != want {
-			t.Errorf("urlString(%s) = %s, want %s", in, got, want)
+		if got := urlString(u); got != tc.str {
+			t.Errorf("urlString(%s) = %s, want %s", tc.url, got, tc.str)
 		}
 	}
 }
