@@ -292,7 +292,7 @@ func didYouMean(sub string) string {
 	s := strings.ToLower(strings.ReplaceAll(sub, "-", "_"))
 	for _, known := range subdirectives {
 		if s == known || s+"s" == known || strings.TrimPrefix(s, "access_control_") == known ||
-			s == strings.TrimSuffix(known, "s") || s == strings.TrimPrefix(known, "allow_") {
+			s == strings.TrimPrefix(known, "allow_") {
 			return "did you mean " + known + "? "
 		}
 	}

@@ -420,3 +420,29 @@ func TestParseMaxAge(t *testing.T) {
 		}
 	}
 }
+
+// TestDidYouMean pins the suggestions for a mistyped subdirective: other
+// servers' spellings, a singular, the header's own name, a name without
+// allow_, and none for a word that means nothing here.
+func TestDidYouMean(t *testing.T) {
+	for sub, want := range map[string]string{
+		"max-age":                          "max_age",
+		"MAX_AGE":                          "max_age",
+		"origin":                           "origins",
+		"method":                           "methods",
+		"Access-Control-Allow-Credentials": "allow_credentials",
+		"access-control-max-age":           "max_age",
+		"credentials":                      "allow_credentials",
+		"private_network":                  "allow_private_network",
+		"bogus":                            "",
+		"allow":                            "",
+	} {
+		got := didYouMean(sub)
+		if want != "" {
+			want = "did you mean " + want + "? "
+		}
+		if got != want {
+			t.Errorf("didYouMean(%q) = %q, want %q", sub, got, want)
+		}
+	}
+}
