@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -66,6 +68,32 @@ func TestCheckCommandMapsVerdictsToExitErrors(t *testing.T) {
 				t.Errorf("Execute() = %v (%T)\n%s", err, err, out.String())
 			}
 		})
+	}
+}
+
+// TestCheckCommandGivesUpOnASilentServer pins that a server that never
+// answers ends the check with exit status 2 and a timeout, not a hang.
+func TestCheckCommandGivesUpOnASilentServer(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	defer func(d time.Duration) { checkTimeout = d }(checkTimeout)
+	checkTimeout = 100 * time.Millisecond
+	root := &cobra.Command{Use: "cors"}
+	caddycmd.Commands()["cors"].CobraFunc(root)
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"check", srv.URL, "--origin", checkPageOrigin})
+	done := make(chan error, 1)
+	go func() { done <- root.Execute() }()
+	select {
+	case err := <-done:
+		if !isExit2(err) || !strings.Contains(err.Error(), "Timeout") {
+			t.Errorf("Execute() = %v, want exit status 2 naming the timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check still waits for a server that never answers, 10 s on")
 	}
 }
 

@@ -3,11 +3,15 @@ package check
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -486,7 +490,43 @@ func TestAgainstServers(t *testing.T) {
 			if t.Failed() {
 				t.Logf("report:\n%s", out)
 			}
+			// The whole report, as a user reads it, against its golden
+			// file: the substrings above say what matters most, the file
+			// holds every line to it.
+			compareGolden(t, strings.ReplaceAll(out, srv.Listener.Addr().String(), "127.0.0.1:PORT"))
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden reports in testdata/reports")
+
+// compareGolden compares a report with testdata/reports/<subtest>.txt, or
+// writes it there with -update.
+func compareGolden(t *testing.T, report string) {
+	t.Helper()
+	// The subtest's name, in characters every shell and file system take.
+	name := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, t.Name()[strings.IndexByte(t.Name(), '/')+1:])
+	path := filepath.Join("testdata", "reports", name+".txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/check -run %s -update writes it)", err, t.Name())
+	}
+	if report != string(want) {
+		t.Errorf("the report differs from %s (go test -update rewrites it; review the diff):\n%s", path, report)
 	}
 }
 
@@ -523,12 +563,34 @@ func TestFollowsRedirectsLikeCORSFetch(t *testing.T) {
 		case "/loop":
 			grantHeaders(w, r)
 			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/post-301":
+			grantHeaders(w, r)
+			http.Redirect(w, r, "/final", http.StatusMovedPermanently)
+		case "/post-302":
+			grantHeaders(w, r)
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/put-302", "/head-303":
+			if grantHeaders(w, r) {
+				return
+			}
+			code := map[string]int{"/put-302": http.StatusFound, "/head-303": http.StatusSeeOther}[r.URL.Path]
+			http.Redirect(w, r, "/final", code)
+		case "/ftp":
+			grantHeaders(w, r)
+			w.Header().Set("Location", "ftp://127.0.0.1/x")
+			w.WriteHeader(http.StatusFound)
 		case "/creds":
 			grantHeaders(w, r)
 			w.Header().Set("Location", "http://user:pw@127.0.0.1:1/x")
 			w.WriteHeader(http.StatusFound)
 		case "/bare":
 		default:
+			// /chain/N redirects N times before it answers.
+			if n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/chain/")); err == nil && n > 0 {
+				grantHeaders(w, r)
+				http.Redirect(w, r, "/chain/"+strconv.Itoa(n-1), http.StatusFound)
+				return
+			}
 			grant(w, r)
 		}
 	}))
@@ -553,6 +615,20 @@ func TestFollowsRedirectsLikeCORSFetch(t *testing.T) {
 			[]string{"a 303 turns POST into GET", "> GET " + srv.URL + "/final"}},
 		{"more than 20 redirects is a network error", "/loop", Request{}, ExitBlocked,
 			[]string{"ERR_TOO_MANY_REDIRECTS"}},
+		{"20 redirects are followed", "/chain/20", Request{}, ExitAllowed,
+			[]string{"> GET " + srv.URL + "/chain/0", "Result: ALLOWED"}},
+		{"the 21st redirect is not", "/chain/21", Request{}, ExitBlocked,
+			[]string{"ERR_TOO_MANY_REDIRECTS"}},
+		{"301 turns a POST into a GET too", "/post-301", Request{BodyType: "text/plain"}, ExitAllowed,
+			[]string{"a 301 turns POST into GET", "> GET " + srv.URL + "/final"}},
+		{"302 turns a POST into a GET too", "/post-302", Request{BodyType: "text/plain"}, ExitAllowed,
+			[]string{"a 302 turns POST into GET", "> GET " + srv.URL + "/final"}},
+		{"302 keeps a PUT", "/put-302", Request{Method: "PUT"}, ExitAllowed,
+			[]string{"> PUT " + srv.URL + "/final"}},
+		{"303 keeps a HEAD", "/head-303", Request{Method: "HEAD"}, ExitAllowed,
+			[]string{"> HEAD " + srv.URL + "/final"}},
+		{"a Location that is not http(s) is a network error", "/ftp", Request{}, ExitBlocked,
+			[]string{`the redirect's Location "ftp://127.0.0.1/x" is not an http(s) URL`}},
 		{"a Location with credentials is refused", "/creds", Request{}, ExitBlocked,
 			[]string{"Redirect location 'http://user:pw@127.0.0.1:1/x' contains a username and password"}},
 	} {
@@ -574,6 +650,8 @@ func TestFollowsRedirectsLikeCORSFetch(t *testing.T) {
 			if t.Failed() {
 				t.Logf("report:\n%s", out)
 			}
+			out = strings.ReplaceAll(out, srv.Listener.Addr().String(), "127.0.0.1:PORT")
+			compareGolden(t, strings.ReplaceAll(out, other.Listener.Addr().String(), "127.0.0.1:OTHER"))
 		})
 	}
 
@@ -602,7 +680,32 @@ func TestDecidesWithoutTheNetwork(t *testing.T) {
 			if code != tc.wantCode || err != nil || !strings.Contains(out, tc.want) {
 				t.Errorf("got %d, %v, report:\n%s\nwant %d with %q", code, err, out, tc.wantCode, tc.want)
 			}
+			compareGolden(t, out)
 		})
+	}
+}
+
+// TestRefererFollowsTheDefaultPolicy pins the Referer the check sends as
+// strict-origin-when-cross-origin, the browsers' default, does: the page's
+// origin, except from an https page to an http URL (a loopback one, which
+// mixed-content blocking lets through).
+func TestRefererFollowsTheDefaultPolicy(t *testing.T) {
+	var rec recorder
+	srv := httptest.NewServer(rec.wrap(grant))
+	defer srv.Close()
+	for origin, want := range map[string]string{
+		pageOrigin:                 pageOrigin + "/",
+		"https://app.example.test": "",
+	} {
+		before := len(rec.all())
+		if _, out, err := run(t, Request{URL: srv.URL + "/items", Origin: origin}); err != nil {
+			t.Fatalf("page %s: %v\n%s", origin, err, out)
+		}
+		for _, r := range rec.all()[before:] {
+			if got := r.Header.Get("Referer"); got != want {
+				t.Errorf("page %s: Referer %q, want %q", origin, got, want)
+			}
+		}
 	}
 }
 

@@ -54,7 +54,6 @@ type hop struct {
 	url     *url.URL
 	method  string
 	headers []fetch.Header
-	body    bool
 	// origin is what the Origin header says: the page's origin, or "null"
 	// once a cross-origin redirect tainted the request.
 	origin string
@@ -79,7 +78,7 @@ func (c *runner) run() (int, error) {
 	}
 
 	c.initial = urlString(p.url)
-	h := &hop{url: p.url, method: p.method, headers: p.headers, body: p.body, origin: p.origin}
+	h := &hop{url: p.url, method: p.method, headers: p.headers, origin: p.origin}
 	for redirects := 0; ; redirects++ {
 		h.site = max(h.site, relation(p.origin, h.url))
 		if code, err := c.preflightIfNeeded(h, redirects == 0); code != ExitAllowed || err != nil {
@@ -175,7 +174,7 @@ func (c *runner) follow(h *hop, resp *http.Response, loc string, redirects int) 
 	if (resp.StatusCode == 301 || resp.StatusCode == 302) && h.method == "POST" ||
 		resp.StatusCode == 303 && h.method != "GET" && h.method != "HEAD" {
 		c.printf("note: a %d turns %s into GET without a body, and drops the body's headers\n", resp.StatusCode, h.method)
-		h.method, h.body = "GET", false
+		h.method = "GET"
 		h.headers = slices.DeleteFunc(slices.Clone(h.headers), func(hd fetch.Header) bool {
 			switch strings.ToLower(hd.Name) {
 			case "content-encoding", "content-language", "content-location", "content-type":
@@ -225,7 +224,7 @@ func (c *runner) preflightIfNeeded(h *hop, first bool) (int, error) {
 	if len(unsafe) > 0 {
 		hdr.Set("Access-Control-Request-Headers", strings.Join(unsafe, ","))
 	}
-	resp, err := c.roundTrip(http.MethodOptions, h, hdr, false)
+	resp, err := c.roundTrip(http.MethodOptions, h, hdr)
 	if err != nil {
 		return ExitError, err
 	}
@@ -273,12 +272,12 @@ func (c *runner) send(h *hop) (*http.Response, error) {
 	for _, hd := range h.headers {
 		hdr.Add(hd.Name, hd.Value)
 	}
-	return c.roundTrip(h.method, h, hdr, h.body)
+	return c.roundTrip(h.method, h, hdr)
 }
 
 // roundTrip sends one request with the headers a browser adds, prints the
 // exchange, and returns the response with its body drained.
-func (c *runner) roundTrip(method string, hp *hop, h http.Header, body bool) (*http.Response, error) {
+func (c *runner) roundTrip(method string, hp *hop, h http.Header) (*http.Response, error) {
 	u := hp.url
 	h.Set("Origin", hp.origin)
 	h.Set("Sec-Fetch-Mode", "cors")
@@ -290,18 +289,14 @@ func (c *runner) roundTrip(method string, hp *hop, h http.Header, body bool) (*h
 	if c.plan.origin != "null" && !(strings.HasPrefix(c.plan.origin, "https:") && u.Scheme == "http") {
 		h.Set("Referer", c.plan.origin+"/")
 	}
-	var rb io.Reader
-	if body || method == http.MethodPost || method == http.MethodPut {
-		rb = http.NoBody
-	}
-	req, err := http.NewRequestWithContext(c.ctx, method, u.String(), rb)
+	// No body is sent ("body: ..." stands for it): without one, Go's
+	// client sends Content-Length: 0 on POST, PUT and PATCH and none on
+	// other methods, as browsers do for an empty body.
+	req, err := http.NewRequestWithContext(c.ctx, method, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header = h
-	if rb != nil {
-		req.ContentLength = 0
-	}
 	c.printf("> %s %s\n", method, urlString(u))
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range h {
