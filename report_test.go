@@ -154,6 +154,16 @@ func TestExposable(t *testing.T) {
 	}
 }
 
+// reportOnlyHandler is a report-only handler for origin whose report lines
+// the test reads.
+func reportOnlyHandler(t *testing.T) (*Handler, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zap.WarnLevel)
+	h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
+	h.policy.reporter.logger = zap.New(core)
+	return h, logs
+}
+
 // TestReportOnlyWriterPaths pins that the comparison runs on every way the
 // response leaves, and that report-only still changes nothing.
 func TestReportOnlyWriterPaths(t *testing.T) {
@@ -170,9 +180,7 @@ func TestReportOnlyWriterPaths(t *testing.T) {
 	}
 	for name, write := range paths {
 		t.Run(name, func(t *testing.T) {
-			core, logs := observer.New(zap.WarnLevel)
-			h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
-			h.policy.reporter.logger = zap.New(core)
+			h, logs := reportOnlyHandler(t)
 			req := httptest.NewRequest("GET", "/", nil)
 			req.Header = from(otherOrigin)
 			rec := httptest.NewRecorder()
@@ -210,9 +218,7 @@ func TestReportOnlyIgnoresAbandonedRequests(t *testing.T) {
 	for name, write := range paths {
 		for _, gone := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/ClientGone=%t", name, gone), func(t *testing.T) {
-				core, logs := observer.New(zap.WarnLevel)
-				h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
-				h.policy.reporter.logger = zap.New(core)
+				h, logs := reportOnlyHandler(t)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				req := httptest.NewRequestWithContext(ctx, "GET", "/", nil)
@@ -292,9 +298,7 @@ func TestReportOnlyJudgesTheStatusThatGoesOut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			core, logs := observer.New(zap.WarnLevel)
-			h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
-			h.policy.reporter.logger = zap.New(core)
+			h, logs := reportOnlyHandler(t)
 			req := httptest.NewRequest(tt.method, "/", nil)
 			req.Header = from(otherOrigin)
 			if tt.method == "OPTIONS" {
@@ -335,9 +339,7 @@ func TestReportOnlyJudgesAPreflightByItsStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			core, logs := observer.New(zap.WarnLevel)
-			h := provisioned(t, Handler{Origins: []string{origin}, ReportOnly: true})
-			h.policy.reporter.logger = zap.New(core)
+			h, logs := reportOnlyHandler(t)
 			req := httptest.NewRequest("OPTIONS", "/", nil)
 			req.Header = pre(tt.origin, "PUT")
 			_ = h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
